@@ -1,0 +1,127 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RetentionClass(models.TextChoices):
+    """How long a case file (and the recordings used as its evidence) is kept (RET-1, B21).
+    Terms follow the archive periods of DA/T 22-2015: 10 years, 30 years, permanent."""
+
+    Y10 = "10y", _("10 years")
+    Y30 = "30y", _("30 years")
+    PERMANENT = "permanent", _("permanent")
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    CLOSED = "closed", _("closed")
+    ARCHIVED = "archived", _("archived")
+
+
+class Case(models.Model):
+    agency = models.ForeignKey("org.Agency", on_delete=models.PROTECT, related_name="cases",
+                               verbose_name=_("agency"))
+    number = models.CharField(_("case number"), max_length=100, unique=True)
+    name = models.CharField(_("case name"), max_length=300)
+    leader_in_charge = models.ForeignKey("org.Person", on_delete=models.PROTECT,
+                                         related_name="cases_in_charge",
+                                         verbose_name=_("leader in charge"))
+    retention_class = models.CharField(_("retention class"), max_length=16,
+                                       choices=RetentionClass.choices, default=RetentionClass.Y30)
+    status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices,
+                              default=CaseStatus.OPEN, db_index=True)
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class Activity(models.Model):
+    """An on-site enforcement activity (ACT-2: A8, A10, A11, B12, B15)."""
+
+    agency = models.ForeignKey("org.Agency", on_delete=models.PROTECT, related_name="activities",
+                               verbose_name=_("agency"))
+    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="activities",
+                             verbose_name=_("unit"))
+    # A code from the activity_types of the profile in force at arrived_at (ACT-1).
+    activity_type = models.CharField(_("activity type"), max_length=50, db_index=True)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="activities", verbose_name=_("case"))
+    place = models.CharField(_("place"), max_length=300)
+    arrived_at = models.DateTimeField(_("arrival"), db_index=True)
+    departed_at = models.DateTimeField(_("departure"))
+    party = models.CharField(_("party"), max_length=300, blank=True)
+    scene = models.TextField(_("scene"), blank=True)
+    party_conduct = models.TextField(_("party's conduct"), blank=True)
+    violations_found = models.TextField(_("violations found"), blank=True)
+    # ING-2 (A13, B20): the 24-hour exception applies only to these.
+    off_site = models.BooleanField(_("off-site duty"), default=False)
+    remote = models.BooleanField(_("remote area"), default=False)
+    continuous = models.BooleanField(_("continuous duty"), default=False)
+    returned_to_unit_at = models.DateTimeField(_("returned to the unit at"), null=True,
+                                               blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                                   blank=True, related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("enforcement activity")
+        verbose_name_plural = _("enforcement activities")
+        ordering = ["-arrived_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(departed_at__gte=models.F("arrived_at")),
+                                   name="activity_departure_after_arrival"),
+        ]
+        indexes = [models.Index(fields=["unit", "arrived_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.place} {timezone.localtime(self.arrived_at):%Y-%m-%d %H:%M}"
+
+    @property
+    def exception_flagged(self) -> bool:
+        return self.off_site or self.remote or self.continuous
+
+
+class ActivityOfficer(models.Model):
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="officers",
+                                 verbose_name=_("activity"))
+    person = models.ForeignKey("org.Person", on_delete=models.PROTECT,
+                               related_name="activity_roles", verbose_name=_("officer"))
+    is_recorder = models.BooleanField(_("designated recorder"), default=False)
+
+    class Meta:
+        verbose_name = _("activity officer")
+        verbose_name_plural = _("activity officers")
+        ordering = ["activity", "-is_recorder", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "person"], name="activity_officer_once"),
+            models.UniqueConstraint(fields=["activity"], condition=Q(is_recorder=True),
+                                    name="activity_one_recorder"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person.name}{'（记录人）' if self.is_recorder else ''}"
+
+
+class EvidenceItem(models.Model):
+    """A key evidence item or enforcement moment that needs a photo (ACT-2, A11)."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE,
+                                 related_name="evidence_items", verbose_name=_("activity"))
+    description = models.CharField(_("description"), max_length=300)
+
+    class Meta:
+        verbose_name = _("key evidence item")
+        verbose_name_plural = _("key evidence items")
+        ordering = ["activity", "id"]
+
+    def __str__(self) -> str:
+        return self.description

@@ -1,0 +1,73 @@
+"""``append``: the one function every app calls to write an audit entry.
+
+It writes **inside the caller's transaction**: the business change and its audit entry
+commit together or not at all (GB/T 22239-2019 8.1.4.3; ING-4). Calling it outside
+``transaction.atomic()`` is a programming error and raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from witness.audit import context
+from witness.audit.models import ActorType, AuditEntry, Outcome
+
+
+class AuditOutsideTransaction(RuntimeError):
+    pass
+
+
+def _actor_fields(actor: Any) -> tuple[str, str, str]:
+    if actor is None:
+        return ActorType.SYSTEM, "", "system"
+    if isinstance(actor, str):
+        # "system:job-name" or a plain label for a system job
+        return ActorType.SYSTEM, "", actor
+    if getattr(actor, "is_anonymous", False):
+        return ActorType.ANONYMOUS, "", "anonymous"
+    if hasattr(actor, "get_username"):
+        return ActorType.USER, str(actor.pk), actor.get_username()
+    # a domain object standing for a person (e.g. org.Person)
+    return ActorType.USER, f"{actor._meta.label_lower}:{actor.pk}", str(actor)
+
+
+def object_ref(obj: Any) -> tuple[str, str]:
+    """(type, id) for a model instance, a (type, id) pair, or None."""
+    if obj is None:
+        return "", ""
+    if isinstance(obj, models.Model):
+        return obj._meta.label_lower, str(obj.pk)
+    if isinstance(obj, tuple) and len(obj) == 2:
+        return str(obj[0]), str(obj[1])
+    raise TypeError(f"cannot refer to {obj!r} in the audit log")
+
+
+def append(actor: Any, action: str, obj: Any = None, outcome: str = Outcome.SUCCESS,
+           details: dict | None = None, *, using: str = "default") -> AuditEntry:
+    """Write one audit entry in the current transaction and return it."""
+    if not transaction.get_connection(using).in_atomic_block:
+        raise AuditOutsideTransaction(
+            "audit.append() must be called inside transaction.atomic() so that the entry "
+            "commits with the change it records"
+        )
+    ctx = context.current()
+    if actor is None:
+        actor = ctx.actor
+    actor_type, actor_id, actor_label = _actor_fields(actor)
+    object_type, object_id = object_ref(obj)
+    return AuditEntry.objects.using(using).create(
+        created_at=timezone.now(),
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_label=actor_label[:200],
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=Outcome(outcome),
+        request_id=ctx.request_id,
+        client_addr=ctx.client_addr,
+        details=details or {},
+    )

@@ -1,0 +1,1 @@
+"""Ground floor: typed settings helpers (no Django imports beyond exceptions)."""

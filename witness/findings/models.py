@@ -1,0 +1,99 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Severity(models.TextChoices):
+    INFO = "info", _("information")
+    WARNING = "warning", _("warning")
+    SERIOUS = "serious", _("serious")
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    EXPLAINED = "explained", _("explained")
+    ACCEPTED = "accepted", _("accepted")
+    ESCALATED = "escalated", _("escalated")
+    CLOSED = "closed", _("closed")
+
+
+class Finding(models.Model):
+    """Something a rule found that a person must look at (e.g. a refused device issue)."""
+
+    rule_id = models.CharField(_("rule"), max_length=100, db_index=True)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT,
+                                     verbose_name=_("object type"))
+    object_id = models.PositiveBigIntegerField(_("object id"))
+    subject = GenericForeignKey("content_type", "object_id")
+    # Distinguishes several findings of one rule on one object (e.g. two different gaps).
+    key = models.CharField(_("key"), max_length=200, blank=True, default="")
+    severity = models.CharField(_("severity"), max_length=16, choices=Severity.choices,
+                                default=Severity.WARNING)
+    status = models.CharField(_("status"), max_length=16, choices=FindingStatus.choices,
+                              default=FindingStatus.OPEN, db_index=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    raised_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("finding")
+        verbose_name_plural = _("findings")
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule_id", "content_type", "object_id", "key"],
+                                    name="finding_unique_per_rule_object_key"),
+        ]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.content_type.model}#{self.object_id}"
+
+
+class ViolationKind(models.TextChoices):
+    """The violations A18 and B26 list (SUP-2)."""
+
+    NOT_RECORDED = "not_recorded", _("not recording as required")
+    TAMPERING = "tampering", _("deleting, altering or faking records")
+    MISUSE = "misuse", _("misuse or lending of a device")
+    PRIVATE_COPY = "private_copy", _("private copying, keeping or leaking")
+    DESTRUCTION = "destruction", _("destroying devices or storage")
+    LOSS = "loss", _("losing devices or data")
+    COMPLAINT = "complaint", _("recording that led to complaints or bad press")
+    OTHER = "other", _("other serious breach")
+
+
+class ViolationOutcome(models.TextChoices):
+    PENDING = "pending", _("pending")
+    CRITICISM = "criticism", _("criticism and education")
+    ACCOUNTABILITY = "accountability", _("held accountable under the rules")
+    NO_VIOLATION = "no_violation", _("no violation found")
+
+
+class Violation(models.Model):
+    """A registered violation with the person responsible and the outcome (SUP-2)."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=ViolationKind.choices)
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="violations", verbose_name=_("finding"))
+    responsible_type = models.ForeignKey(ContentType, on_delete=models.PROTECT,
+                                         related_name="+", verbose_name=_("responsible type"))
+    responsible_id = models.PositiveBigIntegerField(_("responsible id"))
+    responsible = GenericForeignKey("responsible_type", "responsible_id")
+    description = models.TextField(_("description"))
+    outcome = models.CharField(_("outcome"), max_length=32, choices=ViolationOutcome.choices,
+                               default=ViolationOutcome.PENDING)
+    registered_at = models.DateTimeField(_("registered at"), auto_now_add=True)
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                      null=True, blank=True, related_name="+",
+                                      verbose_name=_("registered by"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("violation")
+        verbose_name_plural = _("violations")
+        ordering = ["-registered_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"

@@ -1,0 +1,1 @@
+"""Floor 1: policy profiles — everything the two regulations disagree on, as data (TOML)."""

@@ -1,0 +1,140 @@
+"""Django settings: everything comes from environment variables (see docs/operations.md).
+
+| variable | meaning | default |
+|---|---|---|
+| WITNESS_HOME | data folder: SQLite database, secret key, blobs, agency profiles | ./var |
+| DATABASE_URL (or _FILE) | sqlite:///path or postgres://user:pw@host/db | WITNESS_HOME SQLite |
+| WITNESS_SECRET_KEY (or _FILE) | Django secret key | generated once into WITNESS_HOME |
+| WITNESS_DEBUG | development mode | false |
+| WITNESS_ALLOWED_HOSTS | comma-separated host names | 127.0.0.1,localhost |
+| WITNESS_TIME_ZONE | local time zone for display and day boundaries | Asia/Shanghai |
+| WITNESS_SESSION_MINUTES | idle session timeout | 30 |
+"""
+
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from witness.conf import env
+
+BASE_DIR = Path(__file__).resolve().parent
+
+WITNESS_HOME = env.env_path("WITNESS_HOME", "./var")
+WITNESS_HOME.mkdir(parents=True, exist_ok=True)
+WITNESS_PROFILE_DIR = WITNESS_HOME / "profiles"
+
+SECRET_KEY = env.secret_key(WITNESS_HOME)
+DEBUG = env.env_bool("WITNESS_DEBUG", False)
+ALLOWED_HOSTS = env.env_list("WITNESS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.env_list("WITNESS_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_tasks",
+    "django_tasks_db",
+    # ground floor
+    "witness.audit",
+    "witness.findings",
+    # floor 1
+    "witness.org",
+    "witness.profiles",
+    # floor 2
+    "witness.devices",
+    "witness.activities",
+    # top
+    "witness.web",
+    "witness.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "witness.audit.middleware.RequestContextMiddleware",
+]
+
+ROOT_URLCONF = "witness.urls"
+WSGI_APPLICATION = "witness.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "witness.web.context.navigation",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.env_database(WITNESS_HOME)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+SESSION_COOKIE_AGE = env.env_int("WITNESS_SESSION_MINUTES", 30, minimum=1, maximum=24 * 60) * 60
+SESSION_SAVE_EVERY_REQUEST = True  # idle timeout, not absolute
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Source strings are English; Chinese (zh-hans) is the first language.
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env.env_timezone("WITNESS_TIME_ZONE", "Asia/Shanghai")
+USE_TZ = True  # stored in UTC, shown in TIME_ZONE
+
+STATIC_URL = "static/"
+STATIC_ROOT = WITNESS_HOME / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(WITNESS_HOME / "files")}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.env_str("WITNESS_LOG_LEVEL", "INFO")},
+}

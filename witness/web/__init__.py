@@ -1,0 +1,1 @@
+"""Top floor: server-rendered pages (Django templates + HTMX). No business rules here."""

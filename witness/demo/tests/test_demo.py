@@ -1,0 +1,51 @@
+"""`witness demo` builds a usable agency and is idempotent."""
+
+import json
+from io import StringIO
+
+from django.core.management import call_command
+
+from witness.activities.models import Activity, Case
+from witness.devices.models import Device, DeviceIssue
+from witness.devices.services import equipment_ratio
+from witness.org.models import Person, Role, RoleAssignment, Unit
+from witness.profiles import services as profiles
+
+
+def run_demo() -> dict:
+    out = StringIO()
+    call_command("demo", "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_demo_builds_every_role_six_devices_cases_and_a_week(db):
+    result = run_demo()
+    assert result["created"] is True
+    assert Unit.objects.count() == 2
+    assert set(RoleAssignment.objects.values_list("role", flat=True)) == set(Role.values)
+    assert Device.objects.count() == 6
+    assert Case.objects.count() == 2
+    days = {a.arrived_at.date() for a in Activity.objects.all()}
+    assert len(days) >= 6
+    assert all(p.user_id for p in Person.objects.all())
+    version, profile = profiles.active(Unit.objects.first().agency)
+    assert version.name == "lushan-2019"
+    # DEV-2: the field unit has at least the minimum of image+sound devices
+    ratios = {r.unit_name: r for r in equipment_ratio(Unit.objects.first().agency)}
+    assert ratios["综合执法大队"].short == 0
+    # one camera is out right now; every other ledger line is closed
+    assert DeviceIssue.objects.filter(returned_at__isnull=True).count() <= 1
+
+
+def test_demo_is_idempotent(db):
+    run_demo()
+    counts = (Person.objects.count(), Device.objects.count(), Activity.objects.count())
+    again = run_demo()
+    assert again["created"] is False
+    assert (Person.objects.count(), Device.objects.count(), Activity.objects.count()) == counts
+
+
+def test_demo_logins_can_authenticate(db, client):
+    result = run_demo()
+    login = result["logins"][0]
+    assert client.login(username=login["username"], password=result["password"])

@@ -30,6 +30,12 @@ def _append_only_tables_survive_flush():
     BaseDatabaseIntrospection.django_table_names = original
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 takes ~1 s here by design; tests need not pay it for every user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_agency(db):
     """An agency under the named profile: a field unit, an office unit, and a person in

@@ -124,7 +124,7 @@ def close_case(case, *, at=None, actor=None) -> Case:
     case = Case.objects.select_for_update().get(pk=case.pk)
     if case.status != CaseStatus.OPEN:
         raise WitnessError(_("Case %(number)s is %(status)s, not open."), code="case_not_open",
-                           number=case.number, status=case.get_status_display())
+                           number=case.number, status=CaseStatus(case.status).label)
     if at < case.opened_at:
         raise WitnessError(_("A case cannot be closed before it was opened (%(opened)s)."),
                            code="close_before_open", opened=_local(case.opened_at))
@@ -206,6 +206,7 @@ def _unique_people(people) -> list[Person]:
 
 
 def _clean(state: dict) -> dict:
+    state["activity_type"] = (state["activity_type"] or "").strip()
     for name in TEXT_FIELDS:
         state[name] = (state[name] or "").strip()
         _check_length(Activity, name, state[name])
@@ -393,3 +394,43 @@ def activities(agency: Agency, *, unit: Unit | None = None, start: datetime | No
     if activity_type:
         qs = qs.filter(activity_type=activity_type)
     return qs
+
+
+def _iso(value: datetime | None) -> str | None:
+    return timezone.localtime(value).isoformat() if value else None
+
+
+def activity_dict(activity: Activity, type_names: dict[str, str] | None = None) -> dict:
+    """A JSON-ready description of an activity (for ``--json`` and the API)."""
+    rows = activity.officers.select_related("person")
+    return {
+        "id": activity.pk, "activity_type": activity.activity_type,
+        "activity_type_name": (type_names or {}).get(activity.activity_type, ""),
+        "unit": activity.unit.code, "unit_name": activity.unit.name,
+        "case": activity.case.number if activity.case_id else None,
+        "place": activity.place, "arrived_at": _iso(activity.arrived_at),
+        "departed_at": _iso(activity.departed_at),
+        "officers": [{"name": row.person.name, "badge_number": row.person.badge_number,
+                      "recorder": row.is_recorder} for row in rows],
+        "party": activity.party, "scene": activity.scene,
+        "party_conduct": activity.party_conduct, "violations_found": activity.violations_found,
+        "evidence_items": evidence_of(activity),
+        "off_site": activity.off_site, "remote": activity.remote,
+        "continuous": activity.continuous,
+        "returned_to_unit_at": _iso(activity.returned_to_unit_at),
+    }
+
+
+def type_names(agency: Agency, at: datetime) -> dict[str, str]:
+    """code -> name of the activity types of the profile in force at ``at``."""
+    return {t.code: t.name for t in activity_types_for(agency, at)}
+
+
+def case_dict(case: Case) -> dict:
+    return {
+        "number": case.number, "name": case.name,
+        "leader_in_charge": str(case.leader_in_charge),
+        "retention_class": case.retention_class, "status": case.status,
+        "opened_at": _iso(case.opened_at), "closed_at": _iso(case.closed_at),
+        "activities": case.activities.count(),
+    }

@@ -8,6 +8,7 @@ method ``do_<name>(**options)`` and an ``add_<name>_arguments(parser)``.
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -46,6 +47,19 @@ class BilingualCommandError(CommandError):
 class WitnessCommand(BaseCommand):
     subcommands: dict[str, str] = {}  # name -> help text
 
+    @property
+    def actor(self) -> str:
+        """The audit actor for work started from the command line: ``cli:<os user>``."""
+        try:
+            return f"cli:{getpass.getuser()}"
+        except (KeyError, OSError):  # no passwd entry (containers)
+            return "cli"
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # help texts are lazy translations; argparse needs plain strings
+        self.help = str(self.help)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser):
         if not self.subcommands:
             parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -53,7 +67,7 @@ class WitnessCommand(BaseCommand):
             return
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
         for name, help_text in self.subcommands.items():
-            child = sub.add_parser(name, help=help_text, description=help_text)
+            child = sub.add_parser(name, help=str(help_text), description=str(help_text))
             child.add_argument("--json", action="store_true", help="print the result as JSON")
             getattr(self, f"add_{name}_arguments", lambda p: None)(child)
 
@@ -86,7 +100,9 @@ class WitnessCommand(BaseCommand):
             return
         from rich.console import Console
 
-        console = Console(file=self.stdout._out, soft_wrap=True)
+        # Not a terminal (a pipe, a file): wide enough that Chinese text is not cut.
+        console = Console(file=self.stdout._out, soft_wrap=True,
+                          width=None if self.stdout.isatty() else 200)
         console.print(renderable)
 
     def run(self, **options):  # pragma: no cover - overridden

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from witness.org.services import create_person
 AGENCY_CODE = "demo-lushan"
 AGENCY_NAME = "鲁山县市场监督管理局（演示）"
 PROFILE = "lushan-2019"
-PASSWORD = "witness-demo"  # printed with the logins; demo data only
+PASSWORD = "witness-demo"  # noqa: S105 - the demo logins are printed; demo data only
 
 UNITS = [
     # code, name, field duty
@@ -92,7 +93,7 @@ def build(now: datetime | None = None) -> DemoResult:
 
     actor = "system:demo"
     now = now or timezone.now()
-    rng = random.Random(20190930)
+    rng = random.Random(20190930)  # noqa: S311 - reproducible demo data, not security
     agency = Agency.objects.create(name=AGENCY_NAME, code=AGENCY_CODE)
     profiles.apply(agency, PROFILE, effective_from=_local(datetime(2019, 9, 30).date(), 0, 0),
                    actor=actor)
@@ -100,12 +101,13 @@ def build(now: datetime | None = None) -> DemoResult:
              for code, name, duty in UNITS}
     since = now - timedelta(days=400)
     users = get_user_model()
+    password = make_password(PASSWORD)  # hashed once: PBKDF2 is slow on purpose
     people = {}
     for username, name, badge, unit_code, roles in PEOPLE:
         user = users.objects.filter(username=username).first()
         if user is None:
             user = users(username=username)
-        user.set_password(PASSWORD)
+        user.password = password
         user.save()
         people[username] = create_person(agency, name, units[unit_code], badge_number=badge,
                                          roles=tuple(roles), user=user, effective_from=since,

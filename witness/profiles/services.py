@@ -55,6 +55,10 @@ def read_file(path: Path) -> tuple[Profile, dict]:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(_("Profile %(source)s is not valid TOML: %(reason)s"),
                            source=source, reason=str(exc)) from None
+    except UnicodeDecodeError:
+        # e.g. saved as GBK by a Windows editor
+        raise ProfileError(_("Profile %(source)s is not UTF-8 text; save it as UTF-8."),
+                           source=source) from None
     profile = parse(data, source)
     if profile.name != path.stem:
         raise ProfileError(_("Profile %(source)s: field name must match the file name (%(stem)s)"),

@@ -28,7 +28,7 @@ def test_demo_builds_every_role_six_devices_cases_and_a_week(db):
     days = {a.arrived_at.date() for a in Activity.objects.all()}
     assert len(days) >= 6
     assert all(p.user_id for p in Person.objects.all())
-    version, profile = profiles.active(Unit.objects.first().agency)
+    version, _profile = profiles.active(Unit.objects.first().agency)
     assert version.name == "lushan-2019"
     # DEV-2: the field unit has at least the minimum of image+sound devices
     ratios = {r.unit_name: r for r in equipment_ratio(Unit.objects.first().agency)}

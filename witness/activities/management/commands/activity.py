@@ -1,0 +1,296 @@
+"""``witness activity add|list|show|update|types``: enforcement activities (ACT-1, ACT-2)
+and the ING-2 exception flags (off-site, remote, continuous duty)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+
+from witness.activities import services
+from witness.core.cli_args import parse_local_datetime, resolve_person, resolve_unit
+from witness.core.commands import WitnessCommand
+from witness.core.tables import table
+from witness.org.services import default_agency
+from witness.profiles import services as profiles
+
+HELP = _("Enforcement activities: record one with its officers and designated recorder, "
+         "list, show, correct, and list the activity types of the profile in force.")
+SUBCOMMANDS = {
+    "add": _("Record an enforcement activity."),
+    "list": _("List enforcement activities, newest first."),
+    "show": _("Show one enforcement activity."),
+    "update": _("Correct an enforcement activity (audited with the old and new values)."),
+    "types": _("List the activity types that must be recorded under the profile in force."),
+}
+
+
+def _local(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return timezone.localtime(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
+
+
+def _both(text) -> dict:
+    with translation.override("zh-hans"):
+        zh = str(text)
+    with translation.override("en"):
+        en = str(text)
+    return {"zh": zh, "en": en}
+
+
+def _officers(data: dict) -> str:
+    return ", ".join(o["name"] + ("*" if o["recorder"] else "") for o in data["officers"])
+
+
+def _flags(data: dict) -> str:
+    names = {"off_site": _t("off-site duty"), "remote": _t("remote area"),
+             "continuous": _t("continuous duty")}
+    return ", ".join(label for key, label in names.items() if data[key])
+
+
+def _result(agency, activity) -> dict:
+    data = services.activity_dict(activity, services.type_names(agency, activity.arrived_at))
+    data["warnings"] = [_both(w) for w in getattr(activity, "warnings", [])]
+    return data
+
+
+def _describe(data: dict) -> str:
+    lines = [
+        f"#{data['id']} {data['activity_type_name']} ({data['activity_type']})",
+        f"{_t('Unit')}: {data['unit_name']}",
+        f"{_t('Place')}: {data['place']}",
+        f"{_t('Arrival')}: {_local(data['arrived_at'])}",
+        f"{_t('Departure')}: {_local(data['departed_at'])}",
+        f"{_t('Officers (* designated recorder)')}: {_officers(data)}",
+        f"{_t('Case')}: {data['case'] or '-'}",
+        f"{_t('Party')}: {data['party'] or '-'}",
+        f"{_t('Scene')}: {data['scene'] or '-'}",
+        f"{_t('Party conduct')}: {data['party_conduct'] or '-'}",
+        f"{_t('Violations found')}: {data['violations_found'] or '-'}",
+        f"{_t('Key evidence')}: {'; '.join(data['evidence_items']) or '-'}",
+    ]
+    if _flags(data):
+        lines.append(f"{_t('Duty')}: {_flags(data)}")
+    if data["returned_to_unit_at"]:
+        lines.append(f"{_t('Returned to the unit')}: {_local(data['returned_to_unit_at'])}")
+    for warning in data.get("warnings", []):
+        lines.append(_t("Warning: %(text)s") % {"text": warning["zh"]})
+        if warning["en"] != warning["zh"]:
+            lines.append(_t("Warning: %(text)s") % {"text": warning["en"]})
+    return "\n".join(lines)
+
+
+def _when(text: str | None):
+    return parse_local_datetime(text) if text else None
+
+
+class Command(WitnessCommand):
+    @property
+    def help(self) -> str:
+        return str(HELP)
+
+    @property
+    def subcommands(self) -> dict[str, str]:
+        return {name: str(text) for name, text in SUBCOMMANDS.items()}
+
+    # -- add ----------------------------------------------------------------------------
+
+    def _text_arguments(self, parser):
+        parser.add_argument("--party", help=_t("the party"))
+        parser.add_argument("--scene", help=_t("the scene as found"))
+        parser.add_argument("--conduct", help=_t("the party's conduct"))
+        parser.add_argument("--violations", help=_t("violations found"))
+
+    def add_add_arguments(self, parser):
+        parser.add_argument("--type", required=True, metavar="CODE",
+                            help=_t("activity type code ('witness activity types' lists them)"))
+        parser.add_argument("--unit", required=True, metavar="UNIT",
+                            help=_t("the unit carrying it out: code or name"))
+        parser.add_argument("--place", required=True, help=_t("where it took place"))
+        parser.add_argument("--arrived", required=True, metavar="ISO",
+                            help=_t("arrival, local time, e.g. 2026-11-20T09:30"))
+        parser.add_argument("--departed", required=True, metavar="ISO",
+                            help=_t("departure, local time"))
+        parser.add_argument("--officer", action="append", required=True, metavar="PERSON",
+                            help=_t("an officer: badge number or full name (repeat for each)"))
+        parser.add_argument("--recorder", required=True, metavar="PERSON",
+                            help=_t("the designated recorder, one of the officers"))
+        parser.add_argument("--case", metavar="NUMBER", help=_t("the case it belongs to"))
+        self._text_arguments(parser)
+        parser.add_argument("--evidence", action="append", default=[], metavar="TEXT",
+                            help=_t("a key evidence item to photograph (repeatable)"))
+        parser.add_argument("--off-site", action="store_true", help=_t("off-site duty"))
+        parser.add_argument("--remote", action="store_true", help=_t("remote area"))
+        parser.add_argument("--continuous", action="store_true", help=_t("continuous duty"))
+        parser.add_argument("--returned", metavar="ISO",
+                            help=_t("when the officers returned to the unit (with --off-site, "
+                                    "--remote or --continuous)"))
+
+    def do_add(self, **o):
+        agency = default_agency()
+        activity = services.create_activity(
+            agency, unit=resolve_unit(agency, o["unit"]), activity_type=o["type"],
+            place=o["place"], arrived_at=parse_local_datetime(o["arrived"]),
+            departed_at=parse_local_datetime(o["departed"]),
+            officers=[resolve_person(agency, text) for text in o["officer"]],
+            recorder=resolve_person(agency, o["recorder"]),
+            case=services.get_case(agency, o["case"]) if o["case"] else None,
+            party=o["party"] or "", scene=o["scene"] or "", party_conduct=o["conduct"] or "",
+            violations_found=o["violations"] or "", evidence_items=o["evidence"],
+            off_site=o["off_site"], remote=o["remote"], continuous=o["continuous"],
+            returned_to_unit_at=_when(o["returned"]), actor=self.actor)
+        return _result(agency, activity)
+
+    def render_add(self, data):
+        return _t("Activity recorded.") + "\n" + _describe(data)
+
+    # -- list ---------------------------------------------------------------------------
+
+    def add_list_arguments(self, parser):
+        parser.add_argument("--unit", metavar="UNIT", help=_t("only this unit (code or name)"))
+        parser.add_argument("--from", dest="start", metavar="ISO",
+                            help=_t("arrived at or after this local time"))
+        parser.add_argument("--to", dest="end", metavar="ISO",
+                            help=_t("arrived before this local time"))
+        parser.add_argument("--type", metavar="CODE", help=_t("only this activity type"))
+        parser.add_argument("--limit", type=int, default=100,
+                            help=_t("at most this many (default 100; 0 for all)"))
+
+    def do_list(self, *, unit=None, start=None, end=None, type=None, limit=100, **o):
+        agency = default_agency()
+        qs = services.activities(agency, unit=resolve_unit(agency, unit) if unit else None,
+                                 start=_when(start), end=_when(end), activity_type=type)
+        if limit and limit > 0:
+            qs = qs[:limit]
+        names: dict[int, dict[str, str]] = {}
+        out = []
+        for activity in qs.prefetch_related("officers__person", "evidence_items"):
+            version = profiles.version_in_force(agency, activity.arrived_at)
+            if version.pk not in names:
+                names[version.pk] = services.type_names(agency, activity.arrived_at)
+            out.append(services.activity_dict(activity, names[version.pk]))
+        return out
+
+    def render_list(self, data):
+        rows = []
+        for a in data:
+            kind = a["activity_type_name"] or a["activity_type"]
+            rows.append([a["id"], _local(a["arrived_at"]), _local(a["departed_at"])[11:],
+                         f"{kind} ({_flags(a)})" if _flags(a) else kind, a["unit_name"],
+                         a["place"], _officers(a), a["case"] or ""])
+        out = table(_t("Enforcement activities (* designated recorder)"),
+                    ["#", _t("Arrival"), _t("Until"), _t("Type"), _t("Unit"), _t("Place"),
+                     _t("Officers"), _t("Case")], rows)
+        for column in out.columns[:3]:
+            column.no_wrap = True
+        for column in out.columns[3:]:
+            column.overflow = "fold"
+        return out
+
+    # -- show ---------------------------------------------------------------------------
+
+    def add_show_arguments(self, parser):
+        parser.add_argument("id", help=_t("activity number"))
+
+    def do_show(self, *, id, **o):
+        agency = default_agency()
+        return _result(agency, services.get_activity(agency, id))
+
+    def render_show(self, data):
+        return _describe(data)
+
+    # -- update -------------------------------------------------------------------------
+
+    def add_update_arguments(self, parser):
+        parser.add_argument("id", help=_t("activity number"))
+        parser.add_argument("--type", metavar="CODE", help=_t("activity type code"))
+        parser.add_argument("--unit", metavar="UNIT", help=_t("unit: code or name"))
+        parser.add_argument("--place", help=_t("where it took place"))
+        parser.add_argument("--arrived", metavar="ISO", help=_t("arrival, local time"))
+        parser.add_argument("--departed", metavar="ISO", help=_t("departure, local time"))
+        parser.add_argument("--officer", action="append", metavar="PERSON",
+                            help=_t("replaces the officers (repeat for each)"))
+        parser.add_argument("--recorder", metavar="PERSON",
+                            help=_t("the designated recorder, one of the officers"))
+        case = parser.add_mutually_exclusive_group()
+        case.add_argument("--case", metavar="NUMBER", help=_t("the case it belongs to"))
+        case.add_argument("--no-case", action="store_true", help=_t("detach it from its case"))
+        self._text_arguments(parser)
+        evidence = parser.add_mutually_exclusive_group()
+        evidence.add_argument("--evidence", action="append", metavar="TEXT",
+                              help=_t("replaces the key evidence items (repeatable)"))
+        evidence.add_argument("--no-evidence", action="store_true",
+                              help=_t("remove every key evidence item"))
+        for flag, text in (("--off-site", _t("off-site duty")), ("--remote", _t("remote area")),
+                           ("--continuous", _t("continuous duty"))):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=text)
+        returned = parser.add_mutually_exclusive_group()
+        returned.add_argument("--returned", metavar="ISO",
+                              help=_t("when the officers returned to the unit"))
+        returned.add_argument("--no-returned", action="store_true",
+                              help=_t("clear the time of return to the unit"))
+
+    def do_update(self, *, id, **o):
+        agency = default_agency()
+        activity = services.get_activity(agency, id)
+        fields = {}
+        simple = {"type": "activity_type", "place": "place", "party": "party",
+                  "scene": "scene", "conduct": "party_conduct",
+                  "violations": "violations_found", "off_site": "off_site",
+                  "remote": "remote", "continuous": "continuous"}
+        for option, field in simple.items():
+            if o.get(option) is not None:
+                fields[field] = o[option]
+        if o.get("unit"):
+            fields["unit"] = resolve_unit(agency, o["unit"])
+        for option, field in (("arrived", "arrived_at"), ("departed", "departed_at"),
+                              ("returned", "returned_to_unit_at")):
+            if o.get(option):
+                fields[field] = parse_local_datetime(o[option])
+        if o.get("officer"):
+            fields["officers"] = [resolve_person(agency, text) for text in o["officer"]]
+        if o.get("recorder"):
+            fields["recorder"] = resolve_person(agency, o["recorder"])
+        if o.get("case"):
+            fields["case"] = services.get_case(agency, o["case"])
+        if o.get("no_case"):
+            fields["case"] = None
+        if o.get("evidence"):
+            fields["evidence_items"] = o["evidence"]
+        if o.get("no_evidence"):
+            fields["evidence_items"] = []
+        if o.get("no_returned"):
+            fields["returned_to_unit_at"] = None
+        activity = services.update_activity(activity, actor=self.actor, **fields)
+        return _result(agency, activity)
+
+    def render_update(self, data):
+        return _t("Activity updated.") + "\n" + _describe(data)
+
+    # -- types --------------------------------------------------------------------------
+
+    def add_types_arguments(self, parser):
+        parser.add_argument("--at", metavar="ISO",
+                            help=_t("the moment whose profile applies (default: now)"))
+
+    def do_types(self, *, at=None, **o):
+        agency = default_agency()
+        moment = _when(at) or timezone.now()
+        version, profile = profiles.in_force(agency, moment)
+        return {"profile": version.name, "version": version.version,
+                "at": timezone.localtime(moment).isoformat(),
+                "source": profile.sources.get("activity_types", ""),
+                "types": [{"code": t.code, "name": t.name, "must_record": t.must_record}
+                          for t in profile.activity_types]}
+
+    def render_types(self, data):
+        title = _t("Activity types of profile %(profile)s v%(version)s (%(source)s) on %(at)s") % {
+            **data, "at": _local(data["at"])}
+        return table(title, [_t("Code"), _t("Name"), _t("Must record")],
+                     [[t["code"], t["name"], _t("yes") if t["must_record"] else _t("no")]
+                      for t in data["types"]])

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext_lazy as _
 
 from witness.core.errors import WitnessError
 
@@ -33,6 +34,9 @@ def _default(value: Any):
 
 def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=_default)
+
+
+JSON_HELP = _("print the result as JSON")
 
 
 class BilingualCommandError(CommandError):
@@ -56,19 +60,21 @@ class WitnessCommand(BaseCommand):
             return "cli"
 
     def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
         # help texts are lazy translations; argparse needs plain strings
-        self.help = str(self.help)
-        return super().create_parser(prog_name, subcommand, **kwargs)
+        if parser.description is not None:
+            parser.description = str(parser.description)
+        return parser
 
     def add_arguments(self, parser):
         if not self.subcommands:
-            parser.add_argument("--json", action="store_true", help="print the result as JSON")
+            parser.add_argument("--json", action="store_true", help=JSON_HELP)
             self.add_command_arguments(parser)
             return
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
         for name, help_text in self.subcommands.items():
             child = sub.add_parser(name, help=str(help_text), description=str(help_text))
-            child.add_argument("--json", action="store_true", help="print the result as JSON")
+            child.add_argument("--json", action="store_true", help=JSON_HELP)
             getattr(self, f"add_{name}_arguments", lambda p: None)(child)
 
     def add_command_arguments(self, parser):

@@ -3,12 +3,14 @@
 Every change is audited in the same transaction. An issue outside the profile's
 ``issue_scope`` is refused: no ledger row, one audit entry and one RefusedIssue (which
 the compliance rules turn into a finding) are committed, then ``Refused`` is raised.
+So do not call ``issue_device`` inside an outer ``transaction.atomic()``: the exception
+would roll the refusal record back with it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -34,8 +36,28 @@ from witness.org.models import Person, Unit
 from witness.org.services import unit_at
 from witness.profiles import services as profiles
 
+# A time "now" on a client may run a little ahead of the server's clock.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# PreUseCheck.drift_seconds is a 32-bit integer column.
+MAX_DRIFT_SECONDS = 2**31 - 1
+
+
+def _not_in_future(at: datetime) -> datetime:
+    if at > timezone.now() + FUTURE_TOLERANCE:
+        raise WitnessError(_("The time %(at)s is in the future."), code="time_in_future",
+                           at=timezone.localtime(at).strftime("%Y-%m-%d %H:%M"))
+    return at
+
+
+def _same_agency(device: Device, person: Person | None) -> None:
+    if person is not None and person.agency_id != device.unit.agency_id:
+        raise WitnessError(_("%(name)s is not a member of the agency that owns device "
+                             "%(serial)s."), code="person_agency", name=person.name,
+                           serial=device.serial)
+
 
 def get_device(serial: str) -> Device:
+    serial = (serial or "").strip()
     try:
         return Device.objects.select_related("unit", "custodian").get(serial=serial)
     except Device.DoesNotExist:
@@ -109,9 +131,15 @@ def _refuse(device, person, person_unit, scope, version, at, actor, reason):
 
 
 def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
-                 purpose: str = "", long_term: bool = False, actor=None) -> DeviceIssue:
-    """Hand ``device`` to ``holder`` (领用, DEV-3). One holder at a time."""
-    at = at or timezone.now()
+                 purpose: str = "", long_term: bool = False, actor=None,
+                 check: dict | None = None, no_check_reason: str = "") -> DeviceIssue:
+    """Hand ``device`` to ``holder`` (领用, DEV-3). One holder at a time.
+
+    ``check`` (keyword arguments of :func:`record_check`: ``checked_by``,
+    ``battery_percent``, ``free_storage_mb``, ``device_time`` …) records the pre-use check
+    at issue (DEV-4, A7, B12) in the same transaction as the ledger line; where no check
+    was made, ``no_check_reason`` says why and goes into the audit entry."""
+    at = _not_in_future(at or timezone.now())
     if device.status != DeviceStatus.IN_SERVICE:
         raise WitnessError(_("Device %(serial)s is %(status)s and cannot be issued."),
                            code="not_in_service", serial=device.serial,
@@ -146,6 +174,14 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
                       "be returned first."), code="already_issued", serial=device.serial,
                     name=current.holder.name,
                     since=timezone.localtime(current.issued_at).strftime("%Y-%m-%d %H:%M"))
+            later = device.issues.filter(Q(issued_at__gt=at) | Q(returned_at__gt=at)).first()
+            if later is not None:
+                raise WitnessError(
+                    _("Device %(serial)s was already with %(name)s after %(at)s (ledger line "
+                      "of %(since)s); an issue cannot be entered before that."),
+                    code="ledger_overlap", serial=device.serial, name=later.holder.name,
+                    at=timezone.localtime(at).strftime("%Y-%m-%d %H:%M"),
+                    since=timezone.localtime(later.issued_at).strftime("%Y-%m-%d %H:%M"))
             issue = DeviceIssue.objects.create(
                 device=device, holder=holder, holder_unit=holder_unit, issued_at=at,
                 issued_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -153,7 +189,11 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
             audit.append(actor, "device.issue", device,
                          details={"issue_id": issue.pk, "holder": holder.name,
                                   "holder_unit": holder_unit.name, "long_term": long_term,
-                                  "issued_at": at.isoformat(), "profile": str(version)})
+                                  "issued_at": at.isoformat(), "profile": str(version),
+                                  "checked": check is not None,
+                                  "no_check_reason": no_check_reason or None})
+            if check is not None:
+                record_check(device, at=at, kind=CheckKind.AT_ISSUE, actor=actor, **check)
     except IntegrityError:
         # Two issues raced: the partial unique index kept the ledger right.
         raise WitnessError(_("Device %(serial)s was issued by someone else just now."),
@@ -165,7 +205,7 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
 def return_device(device: Device, *, at: datetime | None = None, notes: str = "",
                   actor=None) -> DeviceIssue:
     """Take ``device`` back (归还)."""
-    at = at or timezone.now()
+    at = _not_in_future(at or timezone.now())
     issue = DeviceIssue.objects.select_for_update().filter(
         device=device, returned_at__isnull=True).first()
     if issue is None:
@@ -188,10 +228,19 @@ def return_device(device: Device, *, at: datetime | None = None, notes: str = ""
 @transaction.atomic
 def record_check(device: Device, checked_by: Person, *, battery_percent: int,
                  free_storage_mb: int, device_time: datetime, working: bool = True,
-                 notes: str = "", at: datetime | None = None, actor=None) -> PreUseCheck:
+                 notes: str = "", at: datetime | None = None, actor=None,
+                 kind: str | None = None) -> PreUseCheck:
     """A pre-use check (DEV-4, A7, B12): at issue, or before each later use of a device
-    held long-term. Drift = time shown on the device − server time, in seconds."""
-    at = at or timezone.now()
+    held long-term. Drift = time shown on the device − server time, in seconds.
+
+    ``kind`` defaults to "at issue" for the first check of an open ledger line and
+    "before use" otherwise; :func:`issue_device` and the CLI say it explicitly."""
+    at = _not_in_future(at or timezone.now())
+    _same_agency(device, checked_by)
+    if device.status in (DeviceStatus.LOST, DeviceStatus.RETIRED):
+        raise WitnessError(_("Device %(serial)s is %(status)s; it cannot be checked."),
+                           code="not_checkable", serial=device.serial,
+                           status=device.get_status_display())
     if not 0 <= battery_percent <= 100:
         raise WitnessError(_("Battery must be between 0 and 100 %%, not %(value)s."),
                            code="bad_battery", value=battery_percent)
@@ -200,10 +249,19 @@ def record_check(device: Device, checked_by: Person, *, battery_percent: int,
     if timezone.is_naive(device_time):
         device_time = timezone.make_aware(device_time)
     issue = open_issue(device)
-    kind = CheckKind.BEFORE_USE
-    if issue is not None and not issue.checks.exists():
-        kind = CheckKind.AT_ISSUE
+    if kind is None:
+        kind = CheckKind.BEFORE_USE
+        if issue is not None and not issue.checks.exists():
+            kind = CheckKind.AT_ISSUE
+    kind = CheckKind(kind)
+    if kind == CheckKind.AT_ISSUE and issue is None:
+        raise WitnessError(_("Device %(serial)s is not out; a check at issue needs an issue."),
+                           code="not_issued", serial=device.serial)
     drift = round((device_time - at).total_seconds())
+    if abs(drift) > MAX_DRIFT_SECONDS:
+        raise WitnessError(_("The device time %(time)s is too far from the present."),
+                           code="bad_device_time",
+                           time=timezone.localtime(device_time).strftime("%Y-%m-%d %H:%M"))
     check = PreUseCheck.objects.create(
         device=device, issue=issue, kind=kind, checked_by=checked_by, checked_at=at,
         battery_percent=battery_percent, free_storage_mb=free_storage_mb,
@@ -237,14 +295,25 @@ def record_event(device: Device, kind: str, description: str, *,
                            kind=kind, kinds=", ".join(EventKind.values)) from None
     if not description.strip():
         raise WitnessError(_("Describe what happened."), code="description_required")
+    _same_agency(device, responsible)
     if kind == EventKind.COMPENSATION and (amount_yuan is None or responsible is None):
         raise WitnessError(_("A compensation needs the amount and the responsible person."),
                            code="compensation_incomplete")
     if amount_yuan is not None and amount_yuan < 0:
         raise WitnessError(_("The amount cannot be negative."), code="bad_amount")
+    if kind == EventKind.COMPENSATION and amount_yuan == 0:
+        raise WitnessError(_("A compensation needs an amount above zero."), code="bad_amount")
+    if kind == EventKind.FOUND and device.status != DeviceStatus.LOST:
+        raise WitnessError(_("Device %(serial)s is not recorded as lost."), code="not_lost",
+                           serial=device.serial)
+    lost = device.status == DeviceStatus.LOST and kind != EventKind.FOUND
+    if back_in_service and (kind in (EventKind.LOSS, EventKind.RETIREMENT) or lost):
+        raise WitnessError(_("A lost device comes back into service only when it is recorded "
+                             "as found, and a loss or retirement cannot put it back into "
+                             "service."), code="bad_back_in_service")
     event = DeviceEvent.objects.create(
         device=device, kind=kind, description=description.strip(), responsible=responsible,
-        amount_yuan=amount_yuan, occurred_at=occurred_at or timezone.now(),
+        amount_yuan=amount_yuan, occurred_at=_not_in_future(occurred_at or timezone.now()),
         recorded_by=actor if getattr(actor, "is_authenticated", False) else None)
     before = device.status
     after = DeviceStatus.IN_SERVICE if back_in_service else _STATUS_AFTER.get(kind, before)

@@ -40,7 +40,8 @@ def active_q(at: datetime) -> Q:
 
 def roles_at(person: Person, at: datetime | None = None) -> set[str]:
     at = at or timezone.now()
-    return set(person.roles.filter(active_q(at)).values_list("role", flat=True))
+    # order_by(): the default ordering would join person and unit for nothing.
+    return set(person.roles.filter(active_q(at)).order_by().values_list("role", flat=True))
 
 
 def current_roles_of_user(user) -> frozenset[str]:
@@ -51,19 +52,21 @@ def current_roles_of_user(user) -> frozenset[str]:
         cached = frozenset(
             RoleAssignment.objects.filter(active_q(timezone.now()), person__user=user,
                                           person__active=True)
-            .values_list("role", flat=True)
+            .order_by().values_list("role", flat=True)
         )
         user._witness_roles = cached
     return cached
 
 
 def people_with_role(role: str, at: datetime | None = None, *, unit: Unit | None = None):
+    """Active people holding ``role`` at ``at``; with ``unit``, only assignments scoped to
+    that unit (or unscoped ones of people whose own unit it is). The scope is checked on
+    the same assignment that grants the role, not on any other role the person holds."""
     at = at or timezone.now()
-    qs = Person.objects.filter(active=True, roles__in=RoleAssignment.objects.filter(
-        active_q(at), role=role)).distinct()
+    held = RoleAssignment.objects.filter(active_q(at), role=role)
     if unit is not None:
-        qs = qs.filter(Q(roles__unit=unit) | Q(roles__unit__isnull=True, unit=unit))
-    return qs
+        held = held.filter(Q(unit=unit) | Q(unit__isnull=True, person__unit=unit))
+    return Person.objects.filter(active=True, pk__in=held.values("person_id"))
 
 
 def unit_at(person: Person, at: datetime) -> Unit:
@@ -89,20 +92,24 @@ def _check_badge(agency: Agency, badge_number: str | None, exclude: int | None =
 @transaction.atomic
 def create_person(agency: Agency, name: str, unit: Unit, *, badge_number: str | None = None,
                   phone: str = "", roles: tuple[str, ...] = (), user=None,
-                  effective_from: datetime | None = None, actor=None) -> Person:
+                  effective_from: datetime | None = None, active: bool = True,
+                  actor=None) -> Person:
     if unit.agency_id != agency.pk:
         raise WitnessError(_("Unit %(unit)s does not belong to agency %(agency)s."),
                            code="unit_agency", unit=unit.name, agency=agency.name)
     name = name.strip()
     if not name:
         raise WitnessError(_("A person needs a name."), code="name_required")
+    badge_number = (badge_number or "").strip() or None
     _check_badge(agency, badge_number)
     effective_from = effective_from or timezone.now()
     person = Person.objects.create(agency=agency, name=name, unit=unit,
-                                   badge_number=badge_number or None, phone=phone, user=user)
+                                   badge_number=badge_number, phone=phone, user=user,
+                                   active=active)
     PersonUnitHistory.objects.create(person=person, unit=unit, effective_from=effective_from)
     audit.append(actor, "person.create", person,
-                 details={"name": name, "unit": unit.name, "badge_number": badge_number})
+                 details={"name": name, "unit": unit.name, "badge_number": badge_number,
+                          "active": active})
     for role in roles:
         assign_role(person, role, effective_from=effective_from, actor=actor)
     return person
@@ -117,8 +124,8 @@ def move_person(person: Person, unit: Unit, effective_from: datetime, *, actor=N
                            code="unit_agency", unit=unit.name, agency=person.agency.name)
     before = person.unit
     PersonUnitHistory.objects.create(person=person, unit=unit, effective_from=effective_from)
-    latest = person.unit_history.order_by("-effective_from", "-id").first()
-    person.unit = latest.unit
+    # The current unit is the latest change already in effect (a future move waits).
+    person.unit = unit_at(person, timezone.now())
     person.save(update_fields=["unit"])
     audit.append(actor, "person.move", person,
                  details={"from": before.name, "to": unit.name,
@@ -135,12 +142,19 @@ def assign_role(person: Person, role: str, *, unit: Unit | None = None,
         role = Role(role)
     except ValueError:
         raise WitnessError(_("Unknown role: %(role)s."), code="unknown_role", role=role) from None
+    if unit is not None and unit.agency_id != person.agency_id:
+        raise WitnessError(_("Unit %(unit)s does not belong to agency %(agency)s."),
+                           code="unit_agency", unit=unit.name, agency=person.agency.name)
     effective_from = effective_from or timezone.now()
     held = roles_at(person, effective_from)
     if role in held:
         return person.roles.filter(active_q(effective_from), role=role).first()
     if role in ADMIN_ROLES:
-        other = (held & ADMIN_ROLES) - {role}
+        # The new assignment is open-ended, so any other administrator role not ended by
+        # ``effective_from`` overlaps it, including one that starts later.
+        other = set(person.roles.filter(
+            Q(effective_to__isnull=True) | Q(effective_to__gt=effective_from),
+            role__in=ADMIN_ROLES - {role}).order_by().values_list("role", flat=True))
         if other:
             raise Refused(
                 _("%(name)s already holds the role %(other)s; the system, security and audit "
@@ -159,6 +173,15 @@ def assign_role(person: Person, role: str, *, unit: Unit | None = None,
 @transaction.atomic
 def end_role(assignment: RoleAssignment, at: datetime | None = None, *, actor=None) -> None:
     at = at or timezone.now()
+    if at <= assignment.effective_from:
+        raise WitnessError(_("A role cannot end before it starts (%(since)s)."),
+                           code="end_before_start",
+                           since=timezone.localtime(assignment.effective_from)
+                           .strftime("%Y-%m-%d %H:%M"))
+    if assignment.effective_to is not None and assignment.effective_to <= at:
+        raise WitnessError(_("This role already ended on %(until)s."), code="already_ended",
+                           until=timezone.localtime(assignment.effective_to)
+                           .strftime("%Y-%m-%d %H:%M"))
     assignment.effective_to = at
     assignment.save(update_fields=["effective_to"])
     audit.append(actor, "role.end", assignment.person,

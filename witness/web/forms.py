@@ -1,0 +1,234 @@
+"""Forms of the web shell. They check the shape of the input; the rules are the services'."""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from witness.activities.models import Case, CaseStatus, RetentionClass
+from witness.devices.models import DeviceStatus
+from witness.org.models import Person, Role, Unit
+from witness.org.services import people_with_role
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None, seconds: bool = False):
+        fmt = DATETIME_LOCAL + (":%S" if seconds else "")
+        super().__init__(attrs={**(attrs or {}), **({"step": "1"} if seconds else {})},
+                         format=fmt)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name}（{obj.unit.name}）"
+
+
+class PeopleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name}（{obj.unit.name}）"
+
+
+def agency_people(agency):
+    return (Person.objects.filter(agency=agency, active=True).select_related("unit")
+            .order_by("unit__name", "name"))
+
+
+def agency_officers(agency):
+    """Enforcement staff: those with an enforcement badge number (执法证号)."""
+    return agency_people(agency).filter(badge_number__isnull=False).exclude(badge_number="")
+
+
+def agency_units(agency):
+    return Unit.objects.filter(agency=agency).order_by("name")
+
+
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        "invalid_login": _("The user name or password is incorrect. Both are case-sensitive."),
+        "inactive": _("This account is disabled."),
+    }
+
+
+# -- devices -------------------------------------------------------------------------------
+
+
+class DeviceFilterForm(forms.Form):
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none(), required=False,
+                                  label=_("unit"), empty_label=_("All units"))
+    status = forms.ChoiceField(required=False, label=_("status"),
+                               choices=[("", _("Any status")), *DeviceStatus.choices])
+
+    def __init__(self, agency, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = agency_units(agency)
+
+
+class LedgerFilterForm(forms.Form):
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none(), required=False,
+                                  label=_("owning unit"), empty_label=_("All units"))
+    open_only = forms.BooleanField(required=False, label=_("only devices still out"))
+
+    def __init__(self, agency, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = agency_units(agency)
+
+
+class ReturnForm(forms.Form):
+    notes = forms.CharField(required=False, label=_("notes on return"),
+                            widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CheckForm(forms.Form):
+    """DEV-4: battery, free storage and the time the device shows (drift is computed by
+    the server when the form is saved)."""
+
+    battery_percent = forms.IntegerField(
+        min_value=0, max_value=100, label=_("battery %"),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    free_storage_mb = forms.IntegerField(
+        min_value=0, label=_("free storage (MB)"),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    device_time = forms.DateTimeField(
+        label=_("time shown on the device"),
+        help_text=_("Read the date and time from the device screen and correct this field "
+                    "if they differ."),
+        widget=DateTimeLocalInput(attrs={"data-clock": "live"}, seconds=True))
+    working = forms.BooleanField(required=False, initial=True, label=_("device works"))
+    notes = forms.CharField(required=False, label=_("notes"),
+                            widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["device_time"].initial = timezone.localtime().replace(microsecond=0)
+
+
+class IssueForm(CheckForm):
+    """Issue (DEV-3) with the pre-use check at issue (DEV-4, A7, B12) in one form: the
+    ledger line and its check are saved together."""
+
+    holder = PersonChoiceField(queryset=Person.objects.none(), label=_("holder"))
+    purpose = forms.CharField(max_length=300, required=False, label=_("purpose"))
+    long_term = forms.BooleanField(required=False, label=_("held long-term"))
+
+    field_order = ["holder", "purpose", "long_term"]
+
+    def __init__(self, agency, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["holder"].queryset = agency_people(agency)
+
+    def issue_fields(self):
+        return [self[name] for name in self.field_order]
+
+    def check_fields(self):
+        return [field for field in self.visible_fields() if field.name not in self.field_order]
+
+    def check_data(self, checked_by) -> dict:
+        data = self.cleaned_data
+        return {"checked_by": checked_by, "battery_percent": data["battery_percent"],
+                "free_storage_mb": data["free_storage_mb"], "device_time": data["device_time"],
+                "working": data["working"], "notes": data["notes"]}
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+
+class CaseFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, label=_("status"),
+                               choices=[("", _("Any status")), *CaseStatus.choices])
+
+
+class CaseForm(forms.Form):
+    number = forms.CharField(max_length=100, label=_("case number"))
+    name = forms.CharField(max_length=300, label=_("case name"))
+    leader_in_charge = PersonChoiceField(queryset=Person.objects.none(),
+                                         label=_("leader in charge"))
+    retention_class = forms.ChoiceField(choices=RetentionClass.choices,
+                                        initial=RetentionClass.Y30, label=_("retention class"))
+    opened_at = forms.DateTimeField(required=False, label=_("opened at"),
+                                    help_text=_("Leave empty for now."),
+                                    widget=DateTimeLocalInput())
+
+    def __init__(self, agency, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["leader_in_charge"].queryset = (
+            people_with_role(Role.LEADER).filter(agency=agency).select_related("unit")
+            .order_by("name"))
+
+
+# -- activities ----------------------------------------------------------------------------
+
+
+class ActivityFilterForm(forms.Form):
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none(), required=False,
+                                  label=_("unit"), empty_label=_("All units"))
+    activity_type = forms.ChoiceField(required=False, label=_("activity type"))
+    start = forms.DateField(required=False, label=_("from"), widget=DateInput())
+    end = forms.DateField(required=False, label=_("to"), widget=DateInput())
+
+    def __init__(self, agency, types, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = agency_units(agency)
+        self.fields["activity_type"].choices = [("", _("All types")),
+                                                *((t.code, t.name) for t in types)]
+
+
+class ActivityForm(forms.Form):
+    """ACT-2: what an enforcement activity records."""
+
+    activity_type = forms.ChoiceField(label=_("activity type"))
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none(), label=_("unit"))
+    case = forms.ModelChoiceField(queryset=Case.objects.none(), required=False,
+                                  label=_("case"), empty_label=_("No case"))
+    place = forms.CharField(max_length=300, label=_("place"))
+    arrived_at = forms.DateTimeField(label=_("arrival"), widget=DateTimeLocalInput())
+    departed_at = forms.DateTimeField(label=_("departure"), widget=DateTimeLocalInput())
+    officers = PeopleChoiceField(queryset=Person.objects.none(), label=_("officers"),
+                                 help_text=_("Staff with an enforcement badge number."),
+                                 widget=forms.CheckboxSelectMultiple)
+    recorder = PersonChoiceField(queryset=Person.objects.none(),
+                                 label=_("designated recorder"),
+                                 help_text=_("One of the officers above."))
+    party = forms.CharField(max_length=300, required=False, label=_("party"))
+    scene = forms.CharField(required=False, label=_("scene"),
+                            widget=forms.Textarea(attrs={"rows": 3}))
+    party_conduct = forms.CharField(required=False, label=_("party's conduct"),
+                                    widget=forms.Textarea(attrs={"rows": 3}))
+    violations_found = forms.CharField(required=False, label=_("violations found"),
+                                       widget=forms.Textarea(attrs={"rows": 3}))
+    evidence_items = forms.CharField(
+        required=False, label=_("key evidence items"),
+        help_text=_("One item per line; each needs a photo."),
+        widget=forms.Textarea(attrs={"rows": 3}))
+    off_site = forms.BooleanField(required=False, label=_("off-site duty"))
+    remote = forms.BooleanField(required=False, label=_("remote area"))
+    continuous = forms.BooleanField(required=False, label=_("continuous duty"))
+    returned_to_unit_at = forms.DateTimeField(
+        required=False, label=_("returned to the unit at"),
+        help_text=_("Only for off-site, remote or continuous duty."),
+        widget=DateTimeLocalInput())
+
+    def __init__(self, agency, types, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        people = agency_officers(agency)
+        self.fields["activity_type"].choices = [(t.code, t.name) for t in types]
+        self.fields["unit"].queryset = agency_units(agency)
+        self.fields["case"].queryset = (Case.objects.filter(agency=agency,
+                                                            status=CaseStatus.OPEN)
+                                        .order_by("-opened_at", "-id"))
+        self.fields["officers"].queryset = people
+        self.fields["recorder"].queryset = people
+
+    def evidence_list(self) -> list[str]:
+        text = self.cleaned_data.get("evidence_items") or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]

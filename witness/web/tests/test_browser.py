@@ -1,0 +1,42 @@
+"""One real browser: log in through the login page in Chromium and see the home page."""
+
+import pytest
+from django.utils import timezone
+
+from witness.devices import services as devices
+from witness.testing import factories as f
+from witness.web.tests.conftest import PASSWORD
+
+
+@pytest.mark.browser
+def test_login_in_chromium_lands_on_the_home_page_with_counts(
+        browser, live_server, transactional_db, site, tmp_path):
+    ns = site()
+    for i in range(3):
+        device = f.DeviceFactory(unit=ns.field, serial=f"DSJ-BR-{i}")
+        if i < 2:
+            devices.issue_device(device, ns.people["officer"], at=timezone.now())
+    f.CaseFactory(agency=ns.agency, leader_in_charge=ns.people["leader"])
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+
+    page.goto(f"{live_server.url}/")
+    assert page.url.startswith(f"{live_server.url}/login/")
+    assert "登录" in page.title()
+    page.fill("input[name=username]", ns.people["leader"].user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].button-primary")
+    page.wait_for_url(f"{live_server.url}/")
+
+    assert page.locator("[data-count=devices-out] .card-value").inner_text() == "2"
+    assert page.locator("[data-count=open-cases] .card-value").inner_text() == "1"
+    assert page.locator("#equipment-ratio tbody tr").count() == 3
+    assert page.evaluate("typeof window.htmx") == "object"
+    page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+    assert (tmp_path / "home.png").stat().st_size > 10_000
+    assert problems == []
+    context.close()

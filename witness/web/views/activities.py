@@ -1,0 +1,103 @@
+"""Enforcement activities (ACT-2): list with filters, detail, create."""
+
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from witness.activities import services
+from witness.activities.models import ActivityOfficer
+from witness.core.errors import NotFound, WitnessError
+from witness.web.forms import ActivityFilterForm, ActivityForm
+from witness.web.views.common import (
+    RECORD_WRITERS,
+    error_text,
+    keyset,
+    person_of,
+    roles_required,
+)
+from witness.web.views.names import type_names
+
+
+def _current_types(request):
+    try:
+        return services.activity_types_for(request.agency, timezone.now())
+    except WitnessError:
+        return []
+
+
+def _local_midnight(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _officers():
+    return Prefetch("officers", queryset=ActivityOfficer.objects.select_related("person"))
+
+
+@roles_required()
+def activity_list(request):
+    form = ActivityFilterForm(request.agency, _current_types(request), request.GET or None)
+    filters = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "unit": data["unit"],
+            "activity_type": data["activity_type"] or None,
+            "start": _local_midnight(data["start"]) if data["start"] else None,
+            "end": _local_midnight(data["end"] + timedelta(days=1)) if data["end"] else None,
+        }
+    qs = services.activities(request.agency, **filters).prefetch_related(_officers())
+    page = keyset(request, qs, "arrived_at", descending=True)
+    names = type_names(request.agency)
+    for activity in page.rows:
+        activity.type_name = names.get(activity.activity_type, activity.activity_type)
+    return render(request, "web/activities/list.html", {
+        "form": form, "page": page, "can_create": bool(request.roles & RECORD_WRITERS)})
+
+
+@roles_required()
+def activity_detail(request, pk):
+    try:
+        activity = services.get_activity(request.agency, pk)
+    except NotFound:
+        raise Http404 from None
+    officers = activity.officers.select_related("person", "person__unit").order_by(
+        "-is_recorder", "id")
+    return render(request, "web/activities/detail.html", {
+        "activity": activity,
+        "type_name": type_names(request.agency).get(activity.activity_type,
+                                                    activity.activity_type),
+        "officers": officers,
+        "evidence_items": activity.evidence_items.all(),
+    })
+
+
+@roles_required(RECORD_WRITERS)
+def activity_create(request):
+    person = person_of(request.user)
+    initial = {"unit": person.unit_id} if person else {}
+    form = ActivityForm(request.agency, _current_types(request), request.POST or None,
+                        initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            activity = services.create_activity(
+                request.agency, unit=data["unit"], activity_type=data["activity_type"],
+                place=data["place"], arrived_at=data["arrived_at"],
+                departed_at=data["departed_at"], officers=list(data["officers"]),
+                recorder=data["recorder"], case=data["case"], party=data["party"],
+                scene=data["scene"], party_conduct=data["party_conduct"],
+                violations_found=data["violations_found"],
+                evidence_items=form.evidence_list(), off_site=data["off_site"],
+                remote=data["remote"], continuous=data["continuous"],
+                returned_to_unit_at=data["returned_to_unit_at"], actor=request.user)
+        except WitnessError as exc:
+            form.add_error(None, error_text(request, exc))
+        else:
+            for warning in getattr(activity, "warnings", ()):
+                messages.warning(request, str(warning))
+            return redirect("activity_detail", pk=activity.pk)
+    return render(request, "web/activities/form.html", {"form": form})

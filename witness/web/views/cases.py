@@ -1,0 +1,59 @@
+"""Cases (案件): list, detail, create."""
+
+from django.db.models import Count, Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+
+from witness.activities import services
+from witness.activities.models import ActivityOfficer, Case
+from witness.core.errors import WitnessError
+from witness.web.forms import CaseFilterForm, CaseForm
+from witness.web.views.common import RECORD_WRITERS, error_text, keyset, roles_required
+from witness.web.views.names import type_names
+
+CASE_ACTIVITIES = 100
+
+
+@roles_required()
+def case_list(request):
+    form = CaseFilterForm(request.GET or None)
+    qs = (Case.objects.filter(agency=request.agency).select_related("leader_in_charge")
+          .annotate(activity_count=Count("activities")))
+    if form.is_valid() and form.cleaned_data["status"]:
+        qs = qs.filter(status=form.cleaned_data["status"])
+    page = keyset(request, qs, "opened_at", descending=True)
+    return render(request, "web/cases/list.html", {
+        "form": form, "page": page, "can_create": bool(request.roles & RECORD_WRITERS)})
+
+
+@roles_required()
+def case_detail(request, pk):
+    case = get_object_or_404(Case.objects.select_related("leader_in_charge"),
+                             agency=request.agency, pk=pk)
+    officers = Prefetch("officers", queryset=ActivityOfficer.objects.select_related("person"))
+    activities = list(case.activities.select_related("unit").prefetch_related(officers)
+                      .order_by("-arrived_at", "-id")[:CASE_ACTIVITIES + 1])
+    names = type_names(request.agency)
+    for activity in activities:
+        activity.type_name = names.get(activity.activity_type, activity.activity_type)
+    return render(request, "web/cases/detail.html", {
+        "case": case, "activities": activities[:CASE_ACTIVITIES],
+        "more_activities": len(activities) > CASE_ACTIVITIES,
+        "can_create": bool(request.roles & RECORD_WRITERS)})
+
+
+@roles_required(RECORD_WRITERS)
+def case_create(request):
+    form = CaseForm(request.agency, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            case = services.create_case(
+                request.agency, number=data["number"], name=data["name"],
+                leader_in_charge=data["leader_in_charge"],
+                retention_class=data["retention_class"], opened_at=data["opened_at"],
+                actor=request.user)
+        except WitnessError as exc:
+            form.add_error(None, error_text(request, exc))
+        else:
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "web/cases/form.html", {"form": form})

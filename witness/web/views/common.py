@@ -1,0 +1,120 @@
+"""What every view needs: the role gate, the agency, WitnessError as text, keyset paging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from witness.core.errors import NotFound, WitnessError
+from witness.org import services as org
+from witness.org.models import Role
+
+PAGE_SIZE = 50
+
+# Who may use the device forms (issue, return, pre-use check) and who may create
+# cases and activities. The access-control issue replaces these with its own module.
+DEVICE_WRITERS = frozenset({Role.CUSTODIAN, Role.OFFICER})
+RECORD_WRITERS = frozenset({Role.OFFICER, Role.UNIT_HEAD, Role.LEADER})
+
+NO_AGENCY = _("No agency is set up yet. Run 'witness demo' or import your own data.")
+
+
+def person_of(user):
+    try:
+        return user.person
+    except (ObjectDoesNotExist, AttributeError):
+        return None
+
+
+def agency_for(request):
+    """The agency of the user's own record, else the installation's default agency;
+    None when none is set up yet."""
+    person = person_of(request.user)
+    if person is not None:
+        return person.agency
+    try:
+        return org.default_agency()
+    except NotFound:
+        return None
+
+
+def error_text(request, exc: WitnessError) -> str:
+    return exc.render(getattr(request, "LANGUAGE_CODE", None) or "zh-hans")
+
+
+def roles_required(allowed: frozenset[str] | None = None):
+    """Login required; the user must hold a current role (one of ``allowed`` if given),
+    else 403. Sets ``request.agency`` and ``request.roles``."""
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            roles = org.current_roles_of_user(request.user)
+            if not roles or (allowed is not None and not roles & allowed):
+                raise PermissionDenied
+            agency = agency_for(request)
+            if agency is None:
+                return no_agency(request)
+            request.agency, request.roles = agency, roles
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def no_agency(request):
+    """A friendly page instead of an error while nothing is set up."""
+    error = NotFound(NO_AGENCY, code="no_agency")
+    return render(request, "web/no_agency.html", {"error": error_text(request, error)})
+
+
+@dataclass
+class Page:
+    rows: list
+    next_cursor: str | None
+    is_first: bool
+
+
+def _encode(value) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def keyset(request, qs, field: str, *, descending: bool, size: int = PAGE_SIZE) -> Page:
+    """One page ordered by (``field``, id), starting after the ``?after=`` cursor:
+    LIMIT size + 1 tells whether there is a next page; no COUNT over the table."""
+    order = [f"-{field}", "-id"] if descending else [field, "id"]
+    qs = qs.order_by(*order)
+    cursor = request.GET.get("after", "")
+    value, sep, pk = cursor.rpartition("~")
+    if sep and pk.isdigit():
+        model_field = qs.model._meta.get_field(field)
+        try:
+            if isinstance(model_field, models.DateTimeField):
+                value = datetime.fromisoformat(value)
+                if timezone.is_naive(value):
+                    value = timezone.make_aware(value)
+            before = "lt" if descending else "gt"
+            qs = qs.filter(Q(**{f"{field}__{before}": value})
+                           | Q(**{field: value, f"id__{before}": int(pk)}))
+        except ValueError:
+            cursor = ""
+    else:
+        cursor = ""
+    rows = list(qs[: size + 1])
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        last = rows[-1]
+        next_cursor = f"{_encode(getattr(last, field))}~{last.pk}"
+    return Page(rows=rows, next_cursor=next_cursor, is_first=not cursor)

@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 run_pytest() {  # $1 = label, rest = env assignments
   local label=$1; shift
   echo "=== pytest on $label ==="
-  env "$@" WITNESS_HOME="$work/home-$label" $BIN/python -m pytest -n 2 -p no:cacheprovider $PYTEST_ARGS
+  env "$@" WITNESS_HOME="$work/home-$label" WITNESS_DB_CONN_MAX_AGE=0 $BIN/python -m pytest -n 2 -p no:cacheprovider $PYTEST_ARGS
   local rc=$?
   [ $rc -eq 5 ] && fail "pytest collected no tests on $label"
   [ $rc -ne 0 ] && fail "pytest on $label exited with $rc"

@@ -30,18 +30,25 @@ def main() -> int:
     for part in sorted(PARTS.glob("*.json")) if PARTS.is_dir() else []:
         known.update(json.loads(part.read_text(encoding="utf-8")))
     catalogue = polib.pofile(str(PO))
-    catalogue.metadata.update({"Language": "zh_Hans", "Content-Type": "text/plain; charset=UTF-8",
-                               "Plural-Forms": "nplurals=1; plural=0;"})
+    catalogue.metadata.update({
+        "Project-Id-Version": "witness", "Language": "zh_Hans",
+        "Language-Team": "Witness developers", "Last-Translator": "Witness developers",
+        "PO-Revision-Date": catalogue.metadata.get("POT-Creation-Date", ""),
+        "Content-Type": "text/plain; charset=UTF-8", "Plural-Forms": "nplurals=1; plural=0;",
+    })
     missing = []
     for entry in catalogue:
         if entry.obsolete:
             continue
-        if (not entry.msgstr or "fuzzy" in entry.flags) and entry.msgid in known:
-            entry.msgstr = known[entry.msgid]
+        entry.previous_msgid = entry.previous_msgctxt = None
+        # a message with a context (pgettext) is keyed "context\u0004msgid" in the parts
+        key = f"{entry.msgctxt}\x04{entry.msgid}" if entry.msgctxt else entry.msgid
+        if (not entry.msgstr or "fuzzy" in entry.flags) and key in known:
+            entry.msgstr = known[key]
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")
-        if entry.msgid_plural and not entry.msgstr_plural.get(0) and entry.msgid in known:
-            entry.msgstr_plural = {0: known[entry.msgid]}
+        if entry.msgid_plural and not entry.msgstr_plural.get(0) and key in known:
+            entry.msgstr_plural = {0: known[key]}
         if not (entry.msgstr or entry.msgstr_plural.get(0)) or "fuzzy" in entry.flags:
             missing.append(entry.msgid)
     catalogue.save(str(PO))

@@ -85,6 +85,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.env_database(WITNESS_HOME)}
+# Persistent connections (seconds) for PostgreSQL; tests use 0 so that no connection
+# outlives the live-server threads that opened it.
+DATABASES["default"]["CONN_MAX_AGE"] = env.env_int(
+    "WITNESS_DB_CONN_MAX_AGE", DATABASES["default"].get("CONN_MAX_AGE", 0), minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {
@@ -123,7 +127,8 @@ TIME_ZONE = env.env_timezone("WITNESS_TIME_ZONE", "Asia/Shanghai")
 USE_TZ = True  # stored in UTC, shown in TIME_ZONE
 
 STATIC_URL = "static/"
-STATIC_ROOT = WITNESS_HOME / "static"
+STATIC_ROOT = WITNESS_HOME / "static"  # `witness collectstatic` target for a front proxy
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                 "OPTIONS": {"location": str(WITNESS_HOME / "files")}},

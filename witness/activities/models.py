@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class RetentionClass(models.TextChoices):
@@ -15,9 +16,9 @@ class RetentionClass(models.TextChoices):
 
 
 class CaseStatus(models.TextChoices):
-    OPEN = "open", _("open")
-    CLOSED = "closed", _("closed")
-    ARCHIVED = "archived", _("archived")
+    OPEN = "open", pgettext_lazy("case status", "open")
+    CLOSED = "closed", pgettext_lazy("case status", "closed")
+    ARCHIVED = "archived", pgettext_lazy("case status", "archived")
 
 
 class Case(models.Model):

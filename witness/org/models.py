@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Role(models.TextChoices):
@@ -60,7 +61,7 @@ class Unit(models.Model):
 class Person(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="people",
                                verbose_name=_("agency"))
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     # 执法证号: only people who hold an enforcement certificate have one.
     badge_number = models.CharField(_("badge number"), max_length=50, null=True, blank=True,
                                     unique=True)

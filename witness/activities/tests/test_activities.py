@@ -4,7 +4,7 @@ records (ACT-2), the ING-2 exception flags, and audited updates."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from witness.activities import services
 from witness.activities.models import Activity, ActivityOfficer, EvidenceItem
@@ -127,7 +127,10 @@ def test_fewer_officers_than_b_asks_is_kept_with_a_warning_act_2_b12(b_world):
     activity = _add(w, activity_type="routine_inspection", officers=[w.officers[0]])
     assert Activity.objects.filter(pk=activity.pk).exists()
     assert len(activity.warnings) == 1
-    assert "at least 2 officers" in str(activity.warnings[0])
+    with translation.override("en"):
+        assert "at least 2 officers" in str(activity.warnings[0])
+    with translation.override("zh-hans"):
+        assert "至少2名执法人员" in str(activity.warnings[0])
     assert "B12" in str(activity.warnings[0])
     pair = _add(w, activity_type="routine_inspection")
     assert pair.warnings == []

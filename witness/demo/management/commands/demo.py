@@ -1,4 +1,5 @@
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from witness.core.commands import WitnessCommand
 from witness.core.tables import table
@@ -24,5 +25,6 @@ class Command(WitnessCommand):
             "state": _("created") if result["created"] else _("already present")})
         rows = [[x["username"], result["password"], x["name"], x["roles"]]
                 for x in result["logins"]]
-        return table(title, [str(_("Username")), str(_("Password")), str(_("Name")),
-                             str(_("Roles"))], rows)
+        columns = [str(_("Username")), str(_("Password")), pgettext("person", "name"),
+                   str(_("Roles"))]
+        return table(title, columns, rows)

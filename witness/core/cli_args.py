@@ -154,8 +154,12 @@ def json_fields(obj, *names) -> dict:
 
 
 def short_time(value) -> str:
-    """"2026-11-20 09:30" in local time; "" for none."""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+    """"2026-11-20 09:30" in local time, from a datetime or an ISO text; "" for none."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
 
 
 def choice_label(choices, value) -> str:

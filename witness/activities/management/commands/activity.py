@@ -4,14 +4,13 @@ and the ING-2 exception flags (off-site, remote, continuous duty)."""
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
 from witness.activities import services
-from witness.core.cli_args import parse_local_datetime, resolve_person, resolve_unit
+from witness.core.cli_args import parse_local_datetime, resolve_person, resolve_unit, short_time
 from witness.core.commands import WitnessCommand
 from witness.core.tables import table
 from witness.org.services import default_agency
@@ -26,12 +25,6 @@ SUBCOMMANDS = {
     "update": _("Correct an enforcement activity (audited with the old and new values)."),
     "types": _("List the activity types that must be recorded under the profile in force."),
 }
-
-
-def _local(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return timezone.localtime(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
 
 
 def _both(text) -> dict:
@@ -63,8 +56,8 @@ def _describe(data: dict) -> str:
         f"#{data['id']} {data['activity_type_name']} ({data['activity_type']})",
         f"{_t('Unit')}: {data['unit_name']}",
         f"{_t('Place')}: {data['place']}",
-        f"{_t('Arrival')}: {_local(data['arrived_at'])}",
-        f"{_t('Departure')}: {_local(data['departed_at'])}",
+        f"{_t('Arrival')}: {short_time(data['arrived_at'])}",
+        f"{_t('Departure')}: {short_time(data['departed_at'])}",
         f"{_t('Officers (* designated recorder)')}: {_officers(data)}",
         f"{_t('Case')}: {data['case'] or '-'}",
         f"{_t('Party')}: {data['party'] or '-'}",
@@ -76,7 +69,7 @@ def _describe(data: dict) -> str:
     if _flags(data):
         lines.append(f"{_t('Duty')}: {_flags(data)}")
     if data["returned_to_unit_at"]:
-        lines.append(f"{_t('Returned to the unit')}: {_local(data['returned_to_unit_at'])}")
+        lines.append(f"{_t('Returned to the unit')}: {short_time(data['returned_to_unit_at'])}")
     for warning in data.get("warnings", []):
         lines.append(_t("Warning: %(text)s") % {"text": warning["zh"]})
         if warning["en"] != warning["zh"]:
@@ -179,7 +172,7 @@ class Command(WitnessCommand):
         rows = []
         for a in data:
             kind = a["activity_type_name"] or a["activity_type"]
-            rows.append([a["id"], _local(a["arrived_at"]), _local(a["departed_at"])[11:],
+            rows.append([a["id"], short_time(a["arrived_at"]), short_time(a["departed_at"])[11:],
                          f"{kind} ({_flags(a)})" if _flags(a) else kind, a["unit_name"],
                          a["place"], _officers(a), a["case"] or ""])
         out = table(_t("Enforcement activities (* designated recorder)"),
@@ -290,7 +283,7 @@ class Command(WitnessCommand):
 
     def render_types(self, data):
         title = _t("Activity types of profile %(profile)s v%(version)s (%(source)s) on %(at)s") % {
-            **data, "at": _local(data["at"])}
+            **data, "at": short_time(data["at"])}
         return table(title, [_t("Code"), _t("Name"), _t("Must record")],
                      [[t["code"], t["name"], _t("yes") if t["must_record"] else _t("no")]
                       for t in data["types"]])

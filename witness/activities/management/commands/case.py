@@ -3,15 +3,12 @@ class (RET-1, B21)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from django.utils import timezone
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
 from witness.activities import services
 from witness.activities.models import Case, CaseStatus, RetentionClass
-from witness.core.cli_args import parse_local_datetime, resolve_person
+from witness.core.cli_args import parse_local_datetime, resolve_person, short_time
 from witness.core.commands import WitnessCommand
 from witness.core.tables import table
 from witness.org.services import default_agency
@@ -24,12 +21,6 @@ SUBCOMMANDS = {
     "show": _("Show a case and its enforcement activities."),
     "close": _("Close a case."),
 }
-
-
-def _local(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return timezone.localtime(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
 
 
 def _retention(value: str) -> str:
@@ -87,7 +78,7 @@ class Command(WitnessCommand):
 
     def render_list(self, data):
         rows = [[c["number"], c["name"], c["leader_in_charge"], _status(c["status"]),
-                 _retention(c["retention_class"]), _local(c["opened_at"])[:10],
+                 _retention(c["retention_class"]), short_time(c["opened_at"])[:10],
                  c["activities"]] for c in data]
         out = table(_t("Cases"), [_t("Number"), _t("Name"), _t("Leader in charge"),
                                   _t("Status"), _t("Retention"), _t("Opened"),
@@ -117,13 +108,13 @@ class Command(WitnessCommand):
             f"{_t('Leader in charge')}: {data['leader_in_charge']}",
             f"{_t('Status')}: {_status(data['status'])}",
             f"{_t('Retention')}: {_retention(data['retention_class'])}",
-            f"{_t('Opened')}: {_local(data['opened_at'])}",
+            f"{_t('Opened')}: {short_time(data['opened_at'])}",
         ]
         if data["closed_at"]:
-            lines.append(f"{_t('Closed')}: {_local(data['closed_at'])}")
+            lines.append(f"{_t('Closed')}: {short_time(data['closed_at'])}")
         lines.append(f"{_t('Activities')}:")
         for a in data["activities"] or []:
-            lines.append(f"  #{a['id']} {_local(a['arrived_at'])} "
+            lines.append(f"  #{a['id']} {short_time(a['arrived_at'])} "
                          f"{a['activity_type_name'] or a['activity_type']} {a['place']}")
         if not data["activities"]:
             lines.append("  -")
@@ -144,4 +135,4 @@ class Command(WitnessCommand):
 
     def render_close(self, data):
         return _t("Case %(number)s closed on %(at)s.") % {"number": data["number"],
-                                                          "at": _local(data["closed_at"])}
+                                                          "at": short_time(data["closed_at"])}

@@ -91,7 +91,7 @@ def env_timezone(name: str, default: str, *, environ=None) -> str:
     value = env_str(name, default, environ=environ)
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise _fail(name, value, "不是已知的时区名称（例如 Asia/Shanghai）",
                     "not a known time zone name (e.g. Asia/Shanghai)") from None
     return value
@@ -113,6 +113,9 @@ def env_secret(name: str, *, environ=None) -> str | None:
         except OSError as exc:
             raise _fail(f"{name}_FILE", file_name, f"无法读取该文件（{exc.strerror}）",
                         f"cannot read that file ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise _fail(f"{name}_FILE", file_name, "文件不是 UTF-8 文本",
+                        "the file is not UTF-8 text") from None
         if not content:
             raise _fail(f"{name}_FILE", file_name, "文件为空", "the file is empty")
         return content
@@ -138,7 +141,13 @@ def secret_key(home: Path, *, environ=None) -> str:
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(secrets.token_urlsafe(50))
-    key = path.read_text(encoding="utf-8").strip()
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(
+            f"无法读取密钥文件 {path}（{exc}）。\n"
+            f"The secret key file {path} cannot be read ({exc})."
+        ) from None
     if len(key) < 32:
         raise ImproperlyConfigured(
             f"密钥文件 {path} 内容无效（少于 32 个字符）。\n"
@@ -147,15 +156,31 @@ def secret_key(home: Path, *, environ=None) -> str:
     return key
 
 
+def _redact(url: str) -> str:
+    """The URL with its password replaced, for error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def database_from_url(url: str, *, home: Path, name: str = "DATABASE_URL") -> dict:
     """Django ``DATABASES['default']`` from a URL.
 
     ``sqlite:///abs/path.sqlite3`` (or ``sqlite://`` for ``WITNESS_HOME/witness.sqlite3``)
     and ``postgres://user:password@host:port/dbname?sslmode=…`` are understood.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise _fail(name, "***", "不是有效的地址", "not a valid URL") from None
     scheme = parts.scheme.lower()
+    shown = _redact(url)
     if scheme == "sqlite":
+        if parts.netloc:
+            raise _fail(name, shown, "SQLite 地址不能含主机名，请写成 sqlite:///绝对路径",
+                        "a SQLite URL has no host part; write sqlite:///absolute/path")
         path = unquote(parts.path) if parts.path not in ("", "/") else ""
         db_path = Path(path) if path else home / "witness.sqlite3"
         return {
@@ -175,24 +200,26 @@ def database_from_url(url: str, *, home: Path, name: str = "DATABASE_URL") -> di
     if scheme in ("postgres", "postgresql", "pgsql"):
         db_name = unquote(parts.path.lstrip("/")) or "witness"
         if "/" in db_name:
-            raise _fail(name, url, "数据库名中不能含有斜杠", "the database name cannot contain '/'")
+            raise _fail(name, shown, "数据库名中不能含有斜杠",
+                        "the database name cannot contain '/'")
         try:
             port = parts.port
         except ValueError:
-            raise _fail(name, url, "端口号无效", "the port is not a number") from None
+            raise _fail(name, shown, "端口号无效",
+                        "the port is not a number from 0 to 65535") from None
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": db_name,
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
+            "HOST": unquote(parts.hostname or ""),
             "PORT": str(port or ""),
             "OPTIONS": options,
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
         }
-    raise _fail(name, url, "只支持 sqlite:// 和 postgres:// 两种数据库地址",
+    raise _fail(name, shown, "只支持 sqlite:// 和 postgres:// 两种数据库地址",
                 "only sqlite:// and postgres:// database URLs are supported")
 
 

@@ -88,3 +88,9 @@ def browser():
             yield browser
         finally:
             browser.close()
+            # Code run under playwright's sync API has a context of its own, and Django
+            # opened a database connection for it: close it, or PostgreSQL cannot drop
+            # the test database at the end of the run.
+            from django.db import connections
+
+            connections.close_all()

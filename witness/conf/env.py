@@ -196,6 +196,8 @@ def database_from_url(url: str, *, home: Path, name: str = "DATABASE_URL") -> di
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory: tests that run `witness …` in a child process see the data.
+            "TEST": {"NAME": str(db_path.with_name("test_" + db_path.name))},
         }
     if scheme in ("postgres", "postgresql", "pgsql"):
         db_name = unquote(parts.path.lstrip("/")) or "witness"

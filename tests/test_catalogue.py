@@ -38,3 +38,20 @@ def test_compiled_catalogue_is_used():
         assert translation.gettext("device") == "设备"
     with translation.override("en"):
         assert translation.gettext("device") == "device"
+
+
+def test_translation_functions_keep_names_that_makemessages_extracts():
+    """makemessages only extracts _(), gettext(), pgettext() … under their own names: an
+    alias such as `gettext as _t` hides every string behind it from the catalogue."""
+    import re
+
+    extractable = {"_", "gettext", "gettext_lazy", "pgettext", "pgettext_lazy", "ngettext",
+                   "ngettext_lazy", "npgettext", "npgettext_lazy", "gettext_noop"}
+    alias = re.compile(r"from django\.utils\.translation import .*\b(\w+) as (\w+)")
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            m = alias.search(line)
+            if m and m.group(2) not in extractable:
+                offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
+    assert offenders == []

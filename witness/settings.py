@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "witness.activities",
     # top
     "witness.web",
+    "witness.cli",
     "witness.demo",
 ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from witness.activities import services
@@ -40,8 +40,8 @@ def _officers(data: dict) -> str:
 
 
 def _flags(data: dict) -> str:
-    names = {"off_site": _t("off-site duty"), "remote": _t("remote area"),
-             "continuous": _t("continuous duty")}
+    names = {"off_site": gettext("off-site duty"), "remote": gettext("remote area"),
+             "continuous": gettext("continuous duty")}
     return ", ".join(label for key, label in names.items() if data[key])
 
 
@@ -54,26 +54,27 @@ def _result(agency, activity) -> dict:
 def _describe(data: dict) -> str:
     lines = [
         f"#{data['id']} {data['activity_type_name']} ({data['activity_type']})",
-        f"{_t('Unit')}: {data['unit_name']}",
-        f"{_t('Place')}: {data['place']}",
-        f"{_t('Arrival')}: {short_time(data['arrived_at'])}",
-        f"{_t('Departure')}: {short_time(data['departed_at'])}",
-        f"{_t('Officers (* designated recorder)')}: {_officers(data)}",
-        f"{_t('Case')}: {data['case'] or '-'}",
-        f"{_t('Party')}: {data['party'] or '-'}",
-        f"{_t('Scene')}: {data['scene'] or '-'}",
-        f"{_t('Party conduct')}: {data['party_conduct'] or '-'}",
-        f"{_t('Violations found')}: {data['violations_found'] or '-'}",
-        f"{_t('Key evidence')}: {'; '.join(data['evidence_items']) or '-'}",
+        f"{gettext('Unit')}: {data['unit_name']}",
+        f"{gettext('Place')}: {data['place']}",
+        f"{gettext('Arrival')}: {short_time(data['arrived_at'])}",
+        f"{gettext('Departure')}: {short_time(data['departed_at'])}",
+        f"{gettext('Officers (* designated recorder)')}: {_officers(data)}",
+        f"{gettext('Case')}: {data['case'] or '-'}",
+        f"{gettext('Party')}: {data['party'] or '-'}",
+        f"{gettext('Scene')}: {data['scene'] or '-'}",
+        f"{gettext('Party conduct')}: {data['party_conduct'] or '-'}",
+        f"{gettext('Violations found')}: {data['violations_found'] or '-'}",
+        f"{gettext('Key evidence')}: {'; '.join(data['evidence_items']) or '-'}",
     ]
     if _flags(data):
-        lines.append(f"{_t('Duty')}: {_flags(data)}")
+        lines.append(f"{gettext('Duty')}: {_flags(data)}")
     if data["returned_to_unit_at"]:
-        lines.append(f"{_t('Returned to the unit')}: {short_time(data['returned_to_unit_at'])}")
+        returned = short_time(data["returned_to_unit_at"])
+        lines.append(f"{gettext('Returned to the unit')}: {returned}")
     for warning in data.get("warnings", []):
-        lines.append(_t("Warning: %(text)s") % {"text": warning["zh"]})
+        lines.append(gettext("Warning: %(text)s") % {"text": warning["zh"]})
         if warning["en"] != warning["zh"]:
-            lines.append(_t("Warning: %(text)s") % {"text": warning["en"]})
+            lines.append(gettext("Warning: %(text)s") % {"text": warning["en"]})
     return "\n".join(lines)
 
 
@@ -93,34 +94,35 @@ class Command(WitnessCommand):
     # -- add ----------------------------------------------------------------------------
 
     def _text_arguments(self, parser):
-        parser.add_argument("--party", help=_t("the party"))
-        parser.add_argument("--scene", help=_t("the scene as found"))
-        parser.add_argument("--conduct", help=_t("the party's conduct"))
-        parser.add_argument("--violations", help=_t("violations found"))
+        parser.add_argument("--party", help=gettext("the party"))
+        parser.add_argument("--scene", help=gettext("the scene as found"))
+        parser.add_argument("--conduct", help=gettext("the party's conduct"))
+        parser.add_argument("--violations", help=gettext("violations found"))
 
     def add_add_arguments(self, parser):
         parser.add_argument("--type", required=True, metavar="CODE",
-                            help=_t("activity type code ('witness activity types' lists them)"))
+                            help=gettext(
+                                "activity type code ('witness activity types' lists them)"))
         parser.add_argument("--unit", required=True, metavar="UNIT",
-                            help=_t("the unit carrying it out: code or name"))
-        parser.add_argument("--place", required=True, help=_t("where it took place"))
+                            help=gettext("the unit carrying it out: code or name"))
+        parser.add_argument("--place", required=True, help=gettext("where it took place"))
         parser.add_argument("--arrived", required=True, metavar="ISO",
-                            help=_t("arrival, local time, e.g. 2026-11-20T09:30"))
+                            help=gettext("arrival, local time, e.g. 2026-11-20T09:30"))
         parser.add_argument("--departed", required=True, metavar="ISO",
-                            help=_t("departure, local time"))
+                            help=gettext("departure, local time"))
         parser.add_argument("--officer", action="append", required=True, metavar="PERSON",
-                            help=_t("an officer: badge number or full name (repeat for each)"))
+                            help=gettext("an officer: badge number or full name (repeat for each)"))
         parser.add_argument("--recorder", required=True, metavar="PERSON",
-                            help=_t("the designated recorder, one of the officers"))
-        parser.add_argument("--case", metavar="NUMBER", help=_t("the case it belongs to"))
+                            help=gettext("the designated recorder, one of the officers"))
+        parser.add_argument("--case", metavar="NUMBER", help=gettext("the case it belongs to"))
         self._text_arguments(parser)
         parser.add_argument("--evidence", action="append", default=[], metavar="TEXT",
-                            help=_t("a key evidence item to photograph (repeatable)"))
-        parser.add_argument("--off-site", action="store_true", help=_t("off-site duty"))
-        parser.add_argument("--remote", action="store_true", help=_t("remote area"))
-        parser.add_argument("--continuous", action="store_true", help=_t("continuous duty"))
+                            help=gettext("a key evidence item to photograph (repeatable)"))
+        parser.add_argument("--off-site", action="store_true", help=gettext("off-site duty"))
+        parser.add_argument("--remote", action="store_true", help=gettext("remote area"))
+        parser.add_argument("--continuous", action="store_true", help=gettext("continuous duty"))
         parser.add_argument("--returned", metavar="ISO",
-                            help=_t("when the officers returned to the unit (with --off-site, "
+                            help=gettext("when the officers returned to the unit (with --off-site, "
                                     "--remote or --continuous)"))
 
     def do_add(self, **o):
@@ -139,19 +141,19 @@ class Command(WitnessCommand):
         return _result(agency, activity)
 
     def render_add(self, data):
-        return _t("Activity recorded.") + "\n" + _describe(data)
+        return gettext("Activity recorded.") + "\n" + _describe(data)
 
     # -- list ---------------------------------------------------------------------------
 
     def add_list_arguments(self, parser):
-        parser.add_argument("--unit", metavar="UNIT", help=_t("only this unit (code or name)"))
+        parser.add_argument("--unit", metavar="UNIT", help=gettext("only this unit (code or name)"))
         parser.add_argument("--from", dest="start", metavar="ISO",
-                            help=_t("arrived at or after this local time"))
+                            help=gettext("arrived at or after this local time"))
         parser.add_argument("--to", dest="end", metavar="ISO",
-                            help=_t("arrived before this local time"))
-        parser.add_argument("--type", metavar="CODE", help=_t("only this activity type"))
+                            help=gettext("arrived before this local time"))
+        parser.add_argument("--type", metavar="CODE", help=gettext("only this activity type"))
         parser.add_argument("--limit", type=int, default=100,
-                            help=_t("at most this many (default 100; 0 for all)"))
+                            help=gettext("at most this many (default 100; 0 for all)"))
 
     def do_list(self, *, unit=None, start=None, end=None, type=None, limit=100, **o):
         agency = default_agency()
@@ -175,9 +177,10 @@ class Command(WitnessCommand):
             rows.append([a["id"], short_time(a["arrived_at"]), short_time(a["departed_at"])[11:],
                          f"{kind} ({_flags(a)})" if _flags(a) else kind, a["unit_name"],
                          a["place"], _officers(a), a["case"] or ""])
-        out = table(_t("Enforcement activities (* designated recorder)"),
-                    ["#", _t("Arrival"), _t("Until"), _t("Type"), _t("Unit"), _t("Place"),
-                     _t("Officers"), _t("Case")], rows)
+        out = table(gettext("Enforcement activities (* designated recorder)"),
+                    ["#", gettext("Arrival"), gettext("Until"), gettext("Type"),
+                     gettext("Unit"), gettext("Place"), gettext("Officers"), gettext("Case")],
+                    rows)
         for column in out.columns[:3]:
             column.no_wrap = True
         for column in out.columns[3:]:
@@ -187,7 +190,7 @@ class Command(WitnessCommand):
     # -- show ---------------------------------------------------------------------------
 
     def add_show_arguments(self, parser):
-        parser.add_argument("id", help=_t("activity number"))
+        parser.add_argument("id", help=gettext("activity number"))
 
     def do_show(self, *, id, **o):
         agency = default_agency()
@@ -199,34 +202,35 @@ class Command(WitnessCommand):
     # -- update -------------------------------------------------------------------------
 
     def add_update_arguments(self, parser):
-        parser.add_argument("id", help=_t("activity number"))
-        parser.add_argument("--type", metavar="CODE", help=_t("activity type code"))
-        parser.add_argument("--unit", metavar="UNIT", help=_t("unit: code or name"))
-        parser.add_argument("--place", help=_t("where it took place"))
-        parser.add_argument("--arrived", metavar="ISO", help=_t("arrival, local time"))
-        parser.add_argument("--departed", metavar="ISO", help=_t("departure, local time"))
+        parser.add_argument("id", help=gettext("activity number"))
+        parser.add_argument("--type", metavar="CODE", help=gettext("activity type code"))
+        parser.add_argument("--unit", metavar="UNIT", help=gettext("unit: code or name"))
+        parser.add_argument("--place", help=gettext("where it took place"))
+        parser.add_argument("--arrived", metavar="ISO", help=gettext("arrival, local time"))
+        parser.add_argument("--departed", metavar="ISO", help=gettext("departure, local time"))
         parser.add_argument("--officer", action="append", metavar="PERSON",
-                            help=_t("replaces the officers (repeat for each)"))
+                            help=gettext("replaces the officers (repeat for each)"))
         parser.add_argument("--recorder", metavar="PERSON",
-                            help=_t("the designated recorder, one of the officers"))
+                            help=gettext("the designated recorder, one of the officers"))
         case = parser.add_mutually_exclusive_group()
-        case.add_argument("--case", metavar="NUMBER", help=_t("the case it belongs to"))
-        case.add_argument("--no-case", action="store_true", help=_t("detach it from its case"))
+        case.add_argument("--case", metavar="NUMBER", help=gettext("the case it belongs to"))
+        case.add_argument("--no-case", action="store_true", help=gettext("detach it from its case"))
         self._text_arguments(parser)
         evidence = parser.add_mutually_exclusive_group()
         evidence.add_argument("--evidence", action="append", metavar="TEXT",
-                              help=_t("replaces the key evidence items (repeatable)"))
+                              help=gettext("replaces the key evidence items (repeatable)"))
         evidence.add_argument("--no-evidence", action="store_true",
-                              help=_t("remove every key evidence item"))
-        for flag, text in (("--off-site", _t("off-site duty")), ("--remote", _t("remote area")),
-                           ("--continuous", _t("continuous duty"))):
+                              help=gettext("remove every key evidence item"))
+        for flag, text in (("--off-site", gettext("off-site duty")),
+                           ("--remote", gettext("remote area")),
+                           ("--continuous", gettext("continuous duty"))):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=text)
         returned = parser.add_mutually_exclusive_group()
         returned.add_argument("--returned", metavar="ISO",
-                              help=_t("when the officers returned to the unit"))
+                              help=gettext("when the officers returned to the unit"))
         returned.add_argument("--no-returned", action="store_true",
-                              help=_t("clear the time of return to the unit"))
+                              help=gettext("clear the time of return to the unit"))
 
     def do_update(self, *, id, **o):
         agency = default_agency()
@@ -263,13 +267,13 @@ class Command(WitnessCommand):
         return _result(agency, activity)
 
     def render_update(self, data):
-        return _t("Activity updated.") + "\n" + _describe(data)
+        return gettext("Activity updated.") + "\n" + _describe(data)
 
     # -- types --------------------------------------------------------------------------
 
     def add_types_arguments(self, parser):
         parser.add_argument("--at", metavar="ISO",
-                            help=_t("the moment whose profile applies (default: now)"))
+                            help=gettext("the moment whose profile applies (default: now)"))
 
     def do_types(self, *, at=None, **o):
         agency = default_agency()
@@ -282,8 +286,8 @@ class Command(WitnessCommand):
                           for t in profile.activity_types]}
 
     def render_types(self, data):
-        title = _t("Activity types of profile %(profile)s v%(version)s (%(source)s) on %(at)s") % {
-            **data, "at": short_time(data["at"])}
-        return table(title, [_t("Code"), _t("Name"), _t("Must record")],
-                     [[t["code"], t["name"], _t("yes") if t["must_record"] else _t("no")]
+        title = gettext("Activity types of profile %(profile)s v%(version)s (%(source)s) "
+                        "on %(at)s") % {**data, "at": short_time(data["at"])}
+        return table(title, [gettext("Code"), gettext("Name"), gettext("Must record")],
+                     [[t["code"], t["name"], gettext("yes") if t["must_record"] else gettext("no")]
                       for t in data["types"]])

@@ -3,7 +3,7 @@ class (RET-1, B21)."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from witness.activities import services
@@ -43,15 +43,15 @@ class Command(WitnessCommand):
     # -- add ----------------------------------------------------------------------------
 
     def add_add_arguments(self, parser):
-        parser.add_argument("--number", required=True, help=_t("case number"))
-        parser.add_argument("--name", required=True, help=_t("case name"))
+        parser.add_argument("--number", required=True, help=gettext("case number"))
+        parser.add_argument("--name", required=True, help=gettext("case name"))
         parser.add_argument("--leader", required=True, metavar="PERSON",
-                            help=_t("bureau leader in charge: badge number or full name"))
+                            help=gettext("bureau leader in charge: badge number or full name"))
         parser.add_argument("--retention", default=RetentionClass.Y30,
                             choices=RetentionClass.values,
-                            help=_t("how long the case file is kept (default: 30y)"))
+                            help=gettext("how long the case file is kept (default: 30y)"))
         parser.add_argument("--opened", metavar="ISO",
-                            help=_t("when the case was opened, local time (default: now)"))
+                            help=gettext("when the case was opened, local time (default: now)"))
 
     def do_add(self, *, number, name, leader, retention, opened=None, **options):
         agency = default_agency()
@@ -62,13 +62,13 @@ class Command(WitnessCommand):
         return services.case_dict(case)
 
     def render_add(self, data):
-        return _t("Case %(number)s %(name)s opened.") % data
+        return gettext("Case %(number)s %(name)s opened.") % data
 
     # -- list ---------------------------------------------------------------------------
 
     def add_list_arguments(self, parser):
         parser.add_argument("--status", choices=CaseStatus.values,
-                            help=_t("only cases with this status"))
+                            help=gettext("only cases with this status"))
 
     def do_list(self, *, status=None, **options):
         cases = Case.objects.filter(agency=default_agency()).select_related("leader_in_charge")
@@ -80,9 +80,10 @@ class Command(WitnessCommand):
         rows = [[c["number"], c["name"], c["leader_in_charge"], _status(c["status"]),
                  _retention(c["retention_class"]), short_time(c["opened_at"])[:10],
                  c["activities"]] for c in data]
-        out = table(_t("Cases"), [_t("Number"), _t("Name"), _t("Leader in charge"),
-                                  _t("Status"), _t("Retention"), _t("Opened"),
-                                  _t("Activities")], rows)
+        columns = [gettext("Number"), gettext("Name"), gettext("Leader in charge"),
+                   gettext("Status"), gettext("Retention"), gettext("Opened"),
+                   gettext("Activities")]
+        out = table(gettext("Cases"), columns, rows)
         for column in out.columns:
             column.overflow = "fold"
         out.columns[5].no_wrap = True
@@ -91,7 +92,7 @@ class Command(WitnessCommand):
     # -- show ---------------------------------------------------------------------------
 
     def add_show_arguments(self, parser):
-        parser.add_argument("number", help=_t("case number"))
+        parser.add_argument("number", help=gettext("case number"))
 
     def do_show(self, *, number, **options):
         agency = default_agency()
@@ -105,14 +106,14 @@ class Command(WitnessCommand):
     def render_show(self, data):
         lines = [
             f"{data['number']} {data['name']}",
-            f"{_t('Leader in charge')}: {data['leader_in_charge']}",
-            f"{_t('Status')}: {_status(data['status'])}",
-            f"{_t('Retention')}: {_retention(data['retention_class'])}",
-            f"{_t('Opened')}: {short_time(data['opened_at'])}",
+            f"{gettext('Leader in charge')}: {data['leader_in_charge']}",
+            f"{gettext('Status')}: {_status(data['status'])}",
+            f"{gettext('Retention')}: {_retention(data['retention_class'])}",
+            f"{gettext('Opened')}: {short_time(data['opened_at'])}",
         ]
         if data["closed_at"]:
-            lines.append(f"{_t('Closed')}: {short_time(data['closed_at'])}")
-        lines.append(f"{_t('Activities')}:")
+            lines.append(f"{gettext('Closed')}: {short_time(data['closed_at'])}")
+        lines.append(f"{gettext('Activities')}:")
         for a in data["activities"] or []:
             lines.append(f"  #{a['id']} {short_time(a['arrived_at'])} "
                          f"{a['activity_type_name'] or a['activity_type']} {a['place']}")
@@ -123,9 +124,9 @@ class Command(WitnessCommand):
     # -- close --------------------------------------------------------------------------
 
     def add_close_arguments(self, parser):
-        parser.add_argument("number", help=_t("case number"))
+        parser.add_argument("number", help=gettext("case number"))
         parser.add_argument("--at", metavar="ISO",
-                            help=_t("when the case was closed, local time (default: now)"))
+                            help=gettext("when the case was closed, local time (default: now)"))
 
     def do_close(self, *, number, at=None, **options):
         case = services.get_case(default_agency(), number)
@@ -134,5 +135,5 @@ class Command(WitnessCommand):
         return services.case_dict(case)
 
     def render_close(self, data):
-        return _t("Case %(number)s closed on %(at)s.") % {"number": data["number"],
+        return gettext("Case %(number)s closed on %(at)s.") % {"number": data["number"],
                                                           "at": short_time(data["closed_at"])}

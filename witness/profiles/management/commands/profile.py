@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from witness.core.cli_args import parse_local_datetime
@@ -77,14 +77,15 @@ class Command(WitnessCommand):
         rows = []
         for p in data["profiles"]:
             state = f"v{p['active_version']}" if p["active"] else ""
-            origin = _t("shipped") if p["origin"] == "shipped" else _t("agency's own")
+            origin = gettext("shipped") if p["origin"] == "shipped" else gettext("agency's own")
             title = p["title"] if p["error"] is None else p["error"]["en"]
             rows.append([p["name"], origin, p["regulation"], title,
                          p["latest_version"] or "-", state])
-        heading = _t("Profiles") if data["agency"] is None else \
-            _t("Profiles (agency: %(agency)s)") % {"agency": data["agency"]}
-        out = table(heading, [_t("Name"), _t("Origin"), _t("Regulation"), _t("Title"),
-                              _t("Latest version"), _t("In force")], rows)
+        heading = gettext("Profiles") if data["agency"] is None else \
+            gettext("Profiles (agency: %(agency)s)") % {"agency": data["agency"]}
+        columns = [gettext("Name"), gettext("Origin"), gettext("Regulation"), gettext("Title"),
+                   gettext("Latest version"), gettext("In force")]
+        out = table(heading, columns, rows)
         out.columns[0].no_wrap = True
         out.columns[3].overflow = "fold"
         return out
@@ -92,7 +93,7 @@ class Command(WitnessCommand):
     # -- show ---------------------------------------------------------------------------
 
     def add_show_arguments(self, parser):
-        parser.add_argument("name", help=_t("profile name, e.g. lushan-2019"))
+        parser.add_argument("name", help=gettext("profile name, e.g. lushan-2019"))
 
     def do_show(self, *, name, **options):
         profile, data, path = profiles.load(name)
@@ -110,16 +111,16 @@ class Command(WitnessCommand):
         }
 
     def render_show(self, data):
-        origin = _t("shipped") if data["origin"] == "shipped" else _t("agency's own")
+        origin = gettext("shipped") if data["origin"] == "shipped" else gettext("agency's own")
         lines = [f"{data['name']} — {data['title']}",
-                 _t("Regulation %(regulation)s; file %(path)s (%(origin)s)") % {
+                 gettext("Regulation %(regulation)s; file %(path)s (%(origin)s)") % {
                      "regulation": data["regulation"] or "-", "path": data["path"],
                      "origin": origin}, ""]
         for field in data["fields"]:
             if field["field"] == "activity_types":
                 lines.append(f"activity_types  [{field['source']}]")
                 for t in data["activity_types"]:
-                    must = _t("must be recorded") if t["must_record"] else _t("optional")
+                    must = gettext("must be recorded") if t["must_record"] else gettext("optional")
                     lines.append(f"    {t['code']}  {t['name']}  ({must})")
             else:
                 lines.append(f"{field['field']} = {_value(field['value'])}  "
@@ -129,9 +130,9 @@ class Command(WitnessCommand):
     # -- apply --------------------------------------------------------------------------
 
     def add_apply_arguments(self, parser):
-        parser.add_argument("name", help=_t("profile name"))
+        parser.add_argument("name", help=gettext("profile name"))
         parser.add_argument("--effective-from", metavar="ISO",
-                            help=_t("in force from this local time (default: now), "
+                            help=gettext("in force from this local time (default: now), "
                                     "e.g. 2026-11-20T09:30"))
 
     def do_apply(self, *, name, effective_from=None, **options):
@@ -146,27 +147,27 @@ class Command(WitnessCommand):
 
     def render_apply(self, data):
         at = data["effective_from"][:16].replace("T", " ")
-        text = _t("Profile %(name)s version %(version)s is in force for %(agency)s from "
+        text = gettext("Profile %(name)s version %(version)s is in force for %(agency)s from "
                   "%(at)s.") % {"name": data["profile"], "version": data["version"],
                                 "agency": data["agency"], "at": at}
         if data["new_version"]:
-            text += "\n" + _t("The content changed: version %(version)s was stored.") % {
+            text += "\n" + gettext("The content changed: version %(version)s was stored.") % {
                 "version": data["version"]}
         return text
 
     # -- new ----------------------------------------------------------------------------
 
     def add_new_arguments(self, parser):
-        parser.add_argument("name", help=_t("name of the new profile (lower-case, digits, "
+        parser.add_argument("name", help=gettext("name of the new profile (lower-case, digits, "
                                             "'-' or '_')"))
         parser.add_argument("--from", dest="base", required=True, metavar="BASE",
-                            help=_t("the profile to copy, e.g. lushan-2019"))
+                            help=gettext("the profile to copy, e.g. lushan-2019"))
 
     def do_new(self, *, name, base, **options):
         path = profiles.new(name, base)
         return {"name": name, "based_on": base, "path": str(path)}
 
     def render_new(self, data):
-        return _t("Created %(path)s from %(base)s. Edit it, then run 'witness profile apply "
+        return gettext("Created %(path)s from %(base)s. Edit it, then run 'witness profile apply "
                   "%(name)s'.") % {"path": data["path"], "base": data["based_on"],
                                    "name": data["name"]}

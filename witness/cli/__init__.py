@@ -1,0 +1,1 @@
+"""Top floor: commands that span several apps."""

@@ -190,7 +190,8 @@ class RefusedIssue(models.Model):
     issue_scope = models.CharField(_("issue scope"), max_length=16)
     profile_version = models.ForeignKey("profiles.ProfileVersion", on_delete=models.PROTECT,
                                         related_name="+", verbose_name=_("profile version"))
-    reason = models.CharField(_("reason"), max_length=300)
+    # The refusal as the user saw it: the Chinese line, then the English line.
+    reason = models.TextField(_("reason"))
 
     class Meta:
         verbose_name = _("refused device issue")

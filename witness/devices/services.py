@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from witness.audit import services as audit
 from witness.audit.models import Outcome
-from witness.core.errors import NotFound, Refused, WitnessError
+from witness.core.errors import NotFound, Refused, Text, WitnessError
 from witness.devices.models import (
     CheckKind,
     Device,
@@ -89,14 +89,19 @@ def register_device(*, kind: str, serial: str, unit: Unit, model: str = "",
     audio_default = kind in (DeviceKind.BODY_CAMERA, DeviceKind.VIDEO_CAMERA,
                              DeviceKind.HANDHELD, DeviceKind.RECORDER)
     photo_default = kind in (DeviceKind.BODY_CAMERA, DeviceKind.CAMERA, DeviceKind.HANDHELD)
-    device = Device.objects.create(
-        kind=kind, serial=serial, unit=unit, model=model, manufacturer=manufacturer,
-        custodian=custodian,
-        records_video=video_default if records_video is None else records_video,
-        records_audio=audio_default if records_audio is None else records_audio,
-        takes_photos=photo_default if takes_photos is None else takes_photos,
-        notes=notes,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: a lost race must not break the caller
+            device = Device.objects.create(
+                kind=kind, serial=serial, unit=unit, model=model, manufacturer=manufacturer,
+                custodian=custodian,
+                records_video=video_default if records_video is None else records_video,
+                records_audio=audio_default if records_audio is None else records_audio,
+                takes_photos=photo_default if takes_photos is None else takes_photos,
+                notes=notes,
+            )
+    except IntegrityError:
+        raise WitnessError(_("A device with serial number %(serial)s is already registered."),
+                           code="duplicate_serial", serial=serial) from None
     audit.append(actor, "device.register", device,
                  details={"serial": serial, "kind": kind.value, "unit": unit.name,
                           "custodian": custodian.name if custodian else None})
@@ -118,11 +123,13 @@ def scope_allows(scope: str, device: Device, person: Person, person_unit: Unit) 
 
 
 def _refuse(device, person, person_unit, scope, version, at, actor, reason):
-    with transaction.atomic():
+    # durable: the refusal must commit even though the caller gets an error; inside a
+    # caller's transaction it could be rolled back and lost, so that is a programming error.
+    with transaction.atomic(durable=True):
         refused = RefusedIssue.objects.create(
             device=device, person=person, person_unit=person_unit, attempted_at=at,
             attempted_by=actor if getattr(actor, "is_authenticated", False) else None,
-            issue_scope=scope, profile_version=version, reason=str(reason)[:300],
+            issue_scope=scope, profile_version=version, reason=reason,
         )
         audit.append(actor, "device.issue", device, outcome=Outcome.REFUSED,
                      details={"holder": person.name, "holder_unit": person_unit.name,
@@ -143,7 +150,7 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
     if device.status != DeviceStatus.IN_SERVICE:
         raise WitnessError(_("Device %(serial)s is %(status)s and cannot be issued."),
                            code="not_in_service", serial=device.serial,
-                           status=device.get_status_display())
+                           status=Text(DeviceStatus(device.status).label))
     if not holder.active:
         raise WitnessError(_("%(name)s is not an active member of staff."),
                            code="inactive_holder", name=holder.name)
@@ -163,7 +170,8 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
                   "%(name)s is not (profile %(profile)s, issue scope: agency)."),
                 code="out_of_scope", serial=device.serial, name=holder.name,
                 profile=str(version))
-        _refuse(device, holder, holder_unit, profile.issue_scope, version, at, actor, error.en)
+        _refuse(device, holder, holder_unit, profile.issue_scope, version, at, actor,
+                error.bilingual)
         raise error
     try:
         with transaction.atomic():
@@ -194,7 +202,9 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
                                   "no_check_reason": no_check_reason or None})
             if check is not None:
                 record_check(device, at=at, kind=CheckKind.AT_ISSUE, actor=actor, **check)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "device_one_open_issue" not in str(exc) and "device_id" not in str(exc):
+            raise
         # Two issues raced: the partial unique index kept the ledger right.
         raise WitnessError(_("Device %(serial)s was issued by someone else just now."),
                            code="already_issued", serial=device.serial) from None
@@ -240,7 +250,7 @@ def record_check(device: Device, checked_by: Person, *, battery_percent: int,
     if device.status in (DeviceStatus.LOST, DeviceStatus.RETIRED):
         raise WitnessError(_("Device %(serial)s is %(status)s; it cannot be checked."),
                            code="not_checkable", serial=device.serial,
-                           status=device.get_status_display())
+                           status=Text(DeviceStatus(device.status).label))
     if not 0 <= battery_percent <= 100:
         raise WitnessError(_("Battery must be between 0 and 100 %%, not %(value)s."),
                            code="bad_battery", value=battery_percent)

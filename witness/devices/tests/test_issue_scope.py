@@ -43,11 +43,13 @@ def _assert_refused(cli, device, person, check_args, needle):
     assert error.code == "out_of_scope"
     assert needle in error.en and person.name in error.en
     assert caught.value.returncode == 1
-    # Chinese first, then English (identical lines collapse until the catalogue has it).
-    assert str(caught.value) in (f"{error.zh}\n{error.en}", error.en)
+    # Chinese first, then English: two different lines.
+    assert error.zh != error.en and "拒绝" in error.zh
+    assert str(caught.value) == f"{error.zh}\n{error.en}"
     assert DeviceIssue.objects.count() == ledger_before
     refused = RefusedIssue.objects.get(device=device)
     assert (refused.person, refused.person_unit) == (person, person.unit)
+    assert refused.reason == f"{error.zh}\n{error.en}"  # kept as the user saw it
     entries = _refusals(device)
     assert entries.count() == audits_before + 1
     assert entries.last().details["holder"] == person.name

@@ -130,30 +130,41 @@ def build(now: datetime | None = None) -> DemoResult:
     types = [t.code for t in profile.activity_types]
     officers = [people[u] for u in ("officer1", "officer2", "officer3", "officer4", "unithead")]
     today = timezone.localdate(now)
+    # Every random draw happens first, so the data is the same whatever the hour of the run;
+    # only what lies in the future is left out.
+    plan = []
     for back in range(6, -1, -1):
         day = today - timedelta(days=back)
         for slot in range(1 + (back % 2)):
             arrive = _local(day, 9 + slot * 5, rng.choice([0, 10, 20, 30, 40]))
-            depart = arrive + timedelta(minutes=rng.choice([35, 50, 65, 80]))
-            if depart > now:  # an activity still to come today: leave it out
-                continue
-            pair = rng.sample(officers, 2)
-            camera = cameras[(back + slot) % len(cameras)]
-            issue_at = arrive - timedelta(minutes=30)
-            devices.issue_device(camera, pair[0], at=issue_at, purpose="现场执法检查", actor=actor)
-            devices.record_check(camera, pair[0], battery_percent=rng.randint(70, 100),
-                                 free_storage_mb=rng.randint(8000, 30000),
-                                 device_time=issue_at + timedelta(seconds=rng.randint(-20, 20)),
-                                 at=issue_at, actor=actor)
-            idx = rng.randrange(len(PLACES))
-            activities.create_activity(
-                agency, unit=units["zhifa"], activity_type=types[(back + slot) % len(types)],
-                place=PLACES[idx], arrived_at=arrive, departed_at=depart, officers=pair,
-                recorder=pair[0], case=cases[back % 2] if slot == 0 and back < 4 else None,
-                party=PARTIES[idx], scene="经营场所，营业中",
-                party_conduct="配合检查", violations_found="" if rng.random() < 0.6
-                else "部分商品超过保质期",
-                evidence_items=["货架商品标签", "进货票据"], actor=actor)
-            if not (back == 0 and slot == 0):
-                devices.return_device(camera, at=depart + timedelta(minutes=40), actor=actor)
+            plan.append({
+                "back": back, "slot": slot, "arrive": arrive,
+                "depart": arrive + timedelta(minutes=rng.choice([35, 50, 65, 80])),
+                "pair": rng.sample(officers, 2), "battery": rng.randint(70, 100),
+                "free_mb": rng.randint(8000, 30000), "drift": rng.randint(-20, 20),
+                "place": rng.randrange(len(PLACES)), "violation": rng.random() >= 0.6,
+            })
+    for item in plan:
+        back, slot, arrive, depart = item["back"], item["slot"], item["arrive"], item["depart"]
+        if depart > now:  # an activity still to come today
+            continue
+        holder = item["pair"][0]
+        camera = cameras[(back + slot) % len(cameras)]
+        issue_at = arrive - timedelta(minutes=30)
+        devices.issue_device(
+            camera, holder, at=issue_at, purpose="现场执法检查", actor=actor,
+            check={"checked_by": holder, "battery_percent": item["battery"],
+                   "free_storage_mb": item["free_mb"],
+                   "device_time": issue_at + timedelta(seconds=item["drift"])})
+        activities.create_activity(
+            agency, unit=units["zhifa"], activity_type=types[(back + slot) % len(types)],
+            place=PLACES[item["place"]], arrived_at=arrive, departed_at=depart,
+            officers=item["pair"], recorder=holder,
+            case=cases[back % 2] if slot == 0 and back < 4 else None,
+            party=PARTIES[item["place"]], scene="经营场所，营业中", party_conduct="配合检查",
+            violations_found="部分商品超过保质期" if item["violation"] else "",
+            evidence_items=["货架商品标签", "进货票据"], actor=actor)
+        returned = depart + timedelta(minutes=40)
+        if back > 0 and returned <= now:  # today's camera is still with its officer
+            devices.return_device(camera, at=returned, actor=actor)
     return DemoResult(True, agency, logins())

@@ -9,9 +9,11 @@ and ``create_activity``/``update_activity`` attach a warning to the returned act
 
 from __future__ import annotations
 
-from datetime import datetime
+from bisect import bisect_right
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Prefetch, prefetch_related_objects
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +30,7 @@ from witness.core.errors import NotFound, Text, WitnessError
 from witness.org.models import Agency, Person, Role, Unit
 from witness.org.services import roles_at
 from witness.profiles import services as profiles
+from witness.profiles.models import ProfileActivation
 from witness.profiles.schema import ActivityType
 
 TEXT_FIELDS = ("place", "party", "scene", "party_conduct", "violations_found")
@@ -35,6 +38,18 @@ FLAG_FIELDS = ("off_site", "remote", "continuous")
 UPDATABLE = frozenset({"unit", "activity_type", "place", "arrived_at", "departed_at", "officers",
                        "recorder", "case", "evidence_items", "returned_to_unit_at",
                        *TEXT_FIELDS, *FLAG_FIELDS})
+# A device clock or a form a few minutes fast is tolerated; a time beyond this is refused.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MOMENTS = {
+    "arrived_at": _("The arrival"),
+    "departed_at": _("The departure"),
+    "returned_to_unit_at": _("The return to the unit"),
+    "opened_at": _("The opening of the case"),
+    "closed_at": _("The closing of the case"),
+}
+# What activity_dict reads besides the row itself: prefetch these for a list of activities.
+DETAILS = (Prefetch("officers", queryset=ActivityOfficer.objects.select_related("person")),
+           "evidence_items")
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -45,6 +60,14 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _local(value: datetime | None) -> str | None:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else None
+
+
+def _not_in_future(name: str, value: datetime | None) -> None:
+    """Only what has happened is recorded: refuse ``value`` more than a few minutes ahead."""
+    if value is not None and value > timezone.now() + FUTURE_TOLERANCE:
+        raise WitnessError(_("%(what)s (%(at)s) is in the future; only what has already "
+                             "happened can be recorded."), code="time_in_future",
+                           what=MOMENTS[name], at=_local(value))
 
 
 def _user(actor):
@@ -94,6 +117,7 @@ def create_case(agency, *, number: str, name: str, leader_in_charge: Person,
                            code="bad_retention_class", value=retention_class,
                            choices=", ".join(RetentionClass.values))
     opened_at = _aware(opened_at) or timezone.now()
+    _not_in_future("opened_at", opened_at)
     leader = leader_in_charge
     if leader.agency_id != agency.pk or not leader.active:
         raise WitnessError(_("%(name)s is not an active member of staff of %(agency)s."),
@@ -121,6 +145,7 @@ def create_case(agency, *, number: str, name: str, leader_in_charge: Person,
 @transaction.atomic
 def close_case(case, *, at=None, actor=None) -> Case:
     at = _aware(at) or timezone.now()
+    _not_in_future("closed_at", at)
     case = Case.objects.select_for_update().get(pk=case.pk)
     if case.status != CaseStatus.OPEN:
         raise WitnessError(_("Case %(number)s is %(status)s, not open."), code="case_not_open",
@@ -154,17 +179,23 @@ def get_activity(agency: Agency, pk) -> Activity:
         raise NotFound(_("No enforcement activity with number %(id)s."), id=pk) from None
 
 
+def _officer_rows(activity: Activity) -> list[ActivityOfficer]:
+    """The activity's officer rows, recorder first, from the prefetch (DETAILS) if any."""
+    if "officers" in getattr(activity, "_prefetched_objects_cache", {}):
+        return list(activity.officers.all())
+    return list(activity.officers.select_related("person"))
+
+
 def officers_of(activity: Activity) -> list[Person]:
-    return [o.person for o in activity.officers.select_related("person")]
+    return [row.person for row in _officer_rows(activity)]
 
 
 def recorder_of(activity: Activity) -> Person | None:
-    row = activity.officers.select_related("person").filter(is_recorder=True).first()
-    return row.person if row else None
+    return next((row.person for row in _officer_rows(activity) if row.is_recorder), None)
 
 
 def evidence_of(activity: Activity) -> list[str]:
-    return list(activity.evidence_items.values_list("description", flat=True))
+    return [item.description for item in activity.evidence_items.all()]
 
 
 def _state(activity: Activity) -> dict:
@@ -235,6 +266,9 @@ def _validate(agency: Agency, state: dict, changed: set[str]) -> list[Text]:
     if arrived is None or departed is None:
         raise WitnessError(_("An activity needs its arrival and departure times."),
                            code="times_required")
+    for name in ("arrived_at", "departed_at", "returned_to_unit_at"):
+        if name in changed:
+            _not_in_future(name, state[name])
     if departed < arrived:
         raise WitnessError(_("The departure (%(departed)s) cannot be before the arrival "
                              "(%(arrived)s)."), code="departure_before_arrival",
@@ -401,8 +435,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def activity_dict(activity: Activity, type_names: dict[str, str] | None = None) -> dict:
-    """A JSON-ready description of an activity (for ``--json`` and the API)."""
-    rows = activity.officers.select_related("person")
+    """A JSON-ready description of an activity (for ``--json`` and the API). For many
+    activities use :func:`activity_dicts`, which reads them in a fixed number of queries."""
+    rows = _officer_rows(activity)
     return {
         "id": activity.pk, "activity_type": activity.activity_type,
         "activity_type_name": (type_names or {}).get(activity.activity_type, ""),
@@ -426,11 +461,51 @@ def type_names(agency: Agency, at: datetime) -> dict[str, str]:
     return {t.code: t.name for t in activity_types_for(agency, at)}
 
 
+def _type_names_at(agency: Agency):
+    """A function ``at -> {code: name}`` for the profile version in force at ``at``: the
+    agency's activations are read once and each version's profile parsed once. It picks
+    the version as ``profiles.version_in_force`` does: the latest activation at or before
+    ``at``, else the first one."""
+    activations = list(ProfileActivation.objects.filter(agency=agency)
+                       .select_related("version").order_by("effective_from", "id"))
+    starts = [a.effective_from for a in activations]
+    by_version: dict[int, dict[str, str]] = {}
+
+    def names(at: datetime) -> dict[str, str]:
+        if not activations:
+            return {}
+        version = activations[max(bisect_right(starts, at) - 1, 0)].version
+        if version.pk not in by_version:
+            profile = profiles.profile_of(version)
+            by_version[version.pk] = {t.code: t.name for t in profile.activity_types}
+        return by_version[version.pk]
+
+    return names
+
+
+def activity_dicts(agency: Agency, activities) -> list[dict]:
+    """:func:`activity_dict` for each of ``activities`` (a queryset or list) in a fixed
+    number of queries, whatever their number: officers and evidence are prefetched
+    (unless already), and the type names read once per profile version."""
+    rows = list(activities)
+    prefetch_related_objects(rows, *DETAILS)
+    names = _type_names_at(agency)
+    return [activity_dict(a, names(a.arrived_at)) for a in rows]
+
+
+def cases(agency: Agency, *, status: str | None = None):
+    """The agency's cases, newest first, each with ``activity_count``."""
+    qs = (Case.objects.filter(agency=agency).select_related("leader_in_charge")
+          .annotate(activity_count=Count("activities")))
+    return qs.filter(status=status) if status else qs
+
+
 def case_dict(case: Case) -> dict:
+    count = getattr(case, "activity_count", None)
     return {
         "number": case.number, "name": case.name,
         "leader_in_charge": str(case.leader_in_charge),
         "retention_class": case.retention_class, "status": case.status,
         "opened_at": _iso(case.opened_at), "closed_at": _iso(case.closed_at),
-        "activities": case.activities.count(),
+        "activities": case.activities.count() if count is None else count,
     }

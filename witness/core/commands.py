@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext_lazy as _
 
 from witness.core.errors import WitnessError
@@ -48,6 +48,22 @@ class BilingualCommandError(CommandError):
         super().__init__(error.bilingual, returncode=1)
 
 
+ARGUMENT_ERROR = _("Wrong arguments: %(detail)s (see --help)")
+
+
+class WitnessParser(CommandParser):
+    """Argument errors in Chinese and English (argparse's own text is English), exit 2."""
+
+    def error(self, message):
+        if not self.called_from_command_line:
+            raise CommandError(f"Error: {message}")
+        from witness.core.errors import WitnessError
+
+        self.print_usage(sys.stderr)
+        self.exit(2, WitnessError(ARGUMENT_ERROR, code="bad_arguments",
+                                  detail=message).bilingual + "\n")
+
+
 class WitnessCommand(BaseCommand):
     subcommands: dict[str, str] = {}  # name -> help text
 
@@ -61,6 +77,8 @@ class WitnessCommand(BaseCommand):
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # the same parser with bilingual errors (subcommand parsers get the class directly)
+        parser.__class__ = WitnessParser
         # help texts are lazy translations; argparse needs plain strings
         if parser.description is not None:
             parser.description = str(parser.description)
@@ -71,11 +89,13 @@ class WitnessCommand(BaseCommand):
             parser.add_argument("--json", action="store_true", help=JSON_HELP)
             self.add_command_arguments(parser)
             return
-        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND",
+                                    parser_class=WitnessParser)
         for name, help_text in self.subcommands.items():
             child = sub.add_parser(name, help=str(help_text), description=str(help_text))
             child.add_argument("--json", action="store_true", help=JSON_HELP)
-            getattr(self, f"add_{name}_arguments", lambda p: None)(child)
+            method = name.replace("-", "_")  # `role-add` is implemented by add_role_add_…
+            getattr(self, f"add_{method}_arguments", lambda p: None)(child)
 
     def add_command_arguments(self, parser):
         """Arguments of a command without subcommands."""
@@ -85,7 +105,7 @@ class WitnessCommand(BaseCommand):
         self.as_json = as_json
         try:
             if self.subcommands:
-                name = options["subcommand"]
+                name = options["subcommand"].replace("-", "_")
                 data = getattr(self, f"do_{name}")(**options)
                 renderer = getattr(self, f"render_{name}", self.render)
             else:

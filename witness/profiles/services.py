@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import tempfile
 import tomllib
 from datetime import datetime
 from functools import lru_cache
@@ -99,14 +102,43 @@ def store_version(name: str, *, actor=None) -> ProfileVersion:
     return version
 
 
+def _check_not_before_current(agency: Agency, effective_from: datetime) -> None:
+    """An activation may not reach behind the one in force now: activities since then were
+    judged under it, and back-dating would silently change their rules (ACT-1). The first
+    activation of an agency may be dated as far back as its records go; one scheduled for
+    later than now does not count, so an agency can still act before its scheduled change."""
+    now = timezone.now()
+    activations = ProfileActivation.objects.filter(agency=agency).select_related("version")
+    current = (activations.filter(effective_from__lte=now)
+               .order_by("-effective_from", "-id").first()
+               # only scheduled ones: before the first, the first applies (version_in_force)
+               or activations.order_by("effective_from", "id").first())
+    if current is not None and effective_from < current.effective_from:
+        since = timezone.localtime(current.effective_from).strftime("%Y-%m-%d %H:%M:%S")
+        raise WitnessError(
+            _("A profile cannot take effect on %(at)s: that is before %(since)s, when "
+              "%(current)s took effect for %(agency)s, and what was recorded since then is "
+              "judged under it. Choose a later time."),
+            code="before_current_profile",
+            at=timezone.localtime(effective_from).strftime("%Y-%m-%d %H:%M:%S"),
+            current=str(current.version), agency=agency.name, since=since)
+
+
 @transaction.atomic
 def apply(agency: Agency, name: str, *, effective_from: datetime | None = None,
           actor=None) -> ProfileActivation:
-    """Make ``name`` the agency's active profile from ``effective_from`` (default now)."""
+    """Make ``name`` the agency's active profile from ``effective_from`` (default now).
+
+    Refuses a date before the activation in force now (see
+    :func:`_check_not_before_current`); a future date schedules the change."""
+    effective_from = effective_from or timezone.now()
+    # One activation at a time per agency, so two cannot both pass the check.
+    Agency.objects.select_for_update().filter(pk=agency.pk).first()
+    _check_not_before_current(agency, effective_from)
     version = store_version(name, actor=actor)
     previous = active_version(agency, required=False)
     activation = ProfileActivation.objects.create(
-        agency=agency, version=version, effective_from=effective_from or timezone.now(),
+        agency=agency, version=version, effective_from=effective_from,
         activated_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     audit.append(actor, "profile.apply", agency,
@@ -156,8 +188,27 @@ def active(agency: Agency) -> tuple[ProfileVersion, Profile]:
     return in_force(agency, timezone.now())
 
 
+# The top-level ``name = "…"`` line (spaces around '=' optional); top-level keys come
+# before the first table, so only that part of the file is searched.
+_NAME_LINE = re.compile(r'^[ \t]*name[ \t]*=.*$', re.MULTILINE)
+_FIRST_TABLE = re.compile(r"^[ \t]*\[", re.MULTILINE)
+
+
+def _renamed(text: str, name: str) -> str:
+    table = _FIRST_TABLE.search(text)
+    head_end = table.start() if table else len(text)
+    line = _NAME_LINE.search(text, 0, head_end)
+    if line is None:
+        return text  # the copy then fails validation: its name differs from the file's
+    return f'{text[:line.start()]}name = "{name}"{text[line.end():]}'
+
+
 def new(name: str, base: str) -> Path:
-    """Copy profile ``base`` into the agency's folder as ``name`` for editing."""
+    """Copy profile ``base`` into the agency's folder as ``name`` for editing.
+
+    The copy is written and validated in a private folder beside the target and only
+    then linked into place, so a failed copy leaves nothing behind and an existing file
+    is never overwritten."""
     if not SLUG.match(name):
         raise WitnessError(
             _("A profile name uses lower-case letters, digits, '_' or '-': %(name)s"),
@@ -167,18 +218,34 @@ def new(name: str, base: str) -> Path:
     _profile, _data, path = load(base)
     target = agency_dir() / f"{name}.toml"
     target.parent.mkdir(parents=True, exist_ok=True)
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    out = []
-    replaced = False
-    for line in lines:
-        if not replaced and line.startswith("name = "):
-            out.append(f'name = "{name}"\n')
-            replaced = True
-        else:
-            out.append(line)
-    text = "".join(out)
+    text = _renamed(path.read_text(encoding="utf-8"), name)
     text = f"# Based on {base}. Edit, then 'witness profile apply {name}'.\n" + text
-    with target.open("x", encoding="utf-8") as fh:
-        fh.write(text)
-    read_file(target)  # the copy must still be valid
+    with tempfile.TemporaryDirectory(prefix=".new-", dir=target.parent) as folder:
+        draft = Path(folder) / target.name
+        draft.write_text(text, encoding="utf-8")
+        read_file(draft)  # the copy must still be valid
+        _place(draft, target, name)
     return target
+
+
+def _place(draft: Path, target: Path, name: str) -> None:
+    """Put ``draft`` at ``target`` unless something is already there."""
+    try:
+        os.link(draft, target)
+        return
+    except FileExistsError:
+        raise WitnessError(_("A profile named %(name)s already exists."), code="exists",
+                           name=name) from None
+    except OSError:
+        pass  # no hard links on this file system: create the file exclusively instead
+    try:
+        fh = target.open("x", encoding="utf-8")
+    except FileExistsError:
+        raise WitnessError(_("A profile named %(name)s already exists."), code="exists",
+                           name=name) from None
+    try:
+        with fh:
+            fh.write(draft.read_text(encoding="utf-8"))
+    except BaseException:
+        target.unlink(missing_ok=True)  # no half-written copy (e.g. the disk is full)
+        raise

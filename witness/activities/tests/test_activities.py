@@ -144,6 +144,7 @@ def test_duplicate_officers_are_listed_once(a_world):
 
 def test_ing_2_returned_to_unit_needs_a_flag_and_follows_departure(a_world):
     w = a_world
+    w.arrived, w.departed = w.arrived - timedelta(days=2), w.departed - timedelta(days=2)
     back = w.departed + timedelta(hours=30)
     assert _error(w, returned_to_unit_at=back).code == "returned_without_flag"
     err = _error(w, off_site=True, returned_to_unit_at=w.departed - timedelta(minutes=5))
@@ -237,3 +238,78 @@ def test_list_filters_by_unit_period_and_type(a_world):
     assert list(services.activities(w.agency, start=w.arrived - timedelta(days=1))) == [late]
     assert list(services.activities(w.agency, end=w.arrived)) == [early]
     assert list(services.activities(w.agency, activity_type="investigation")) == [late]
+
+
+def test_act_2_times_in_the_future_are_refused(a_world):
+    """An activity is recorded after it happened: arrival, departure and the return to the
+    unit more than five minutes ahead of now are refused (a clock a little fast is not)."""
+    w = a_world
+    soon = timezone.now() + timedelta(hours=1)
+    err = _error(w, arrived_at=soon, departed_at=soon + timedelta(hours=1))
+    assert err.code == "time_in_future" and err.en.startswith("The arrival (")
+    assert _error(w, departed_at=soon).en.startswith("The departure (")
+    err = _error(w, off_site=True, returned_to_unit_at=soon)
+    assert err.code == "time_in_future" and err.en.startswith("The return to the unit (")
+    assert "返回单位时间" in err.zh and "尚未发生" in err.zh
+    nearly_now = timezone.now() + timedelta(minutes=2)
+    activity = _add(w, departed_at=nearly_now, off_site=True, returned_to_unit_at=nearly_now)
+    assert activity.pk
+
+
+def test_update_to_a_future_time_is_refused_and_changes_nothing(a_world):
+    w = a_world
+    activity = _add(w)
+    with pytest.raises(WitnessError) as err:
+        services.update_activity(activity, departed_at=timezone.now() + timedelta(days=1),
+                                 place="别处")
+    assert err.value.code == "time_in_future"
+    activity.refresh_from_db()
+    assert (activity.departed_at, activity.place) == (w.departed, "鲁山县人民路1号")
+    assert not AuditEntry.objects.filter(action="activity.update").exists()
+
+
+def _many(w, count: int, start: int = 0) -> None:
+    """``count`` activities with two officers and two evidence items each."""
+    for i in range(start, start + count):
+        at = w.arrived - timedelta(hours=i)
+        _add(w, arrived_at=at, departed_at=at + timedelta(minutes=30),
+             evidence_items=[f"证据{i}甲", f"证据{i}乙"])
+
+
+def test_activity_dicts_take_the_same_queries_for_2_and_20_activities(
+        a_world, django_assert_max_num_queries):
+    """Listing reads activities, officers with their people, evidence items and the
+    profile activations once each, whatever the number of activities."""
+    w = a_world
+    _many(w, 2)
+    with django_assert_max_num_queries(4):
+        two = services.activity_dicts(w.agency, services.activities(w.agency))
+    _many(w, 18, start=2)
+    with django_assert_max_num_queries(4):
+        twenty = services.activity_dicts(w.agency, services.activities(w.agency))
+    assert (len(two), len(twenty)) == (2, 20)
+    assert all(len(d["officers"]) == 2 and d["officers"][0]["recorder"] for d in twenty)
+    assert twenty[0]["officers"][0]["name"] == w.officers[0].name
+    assert twenty[-1]["evidence_items"] == ["证据19甲", "证据19乙"]
+    assert {d["activity_type_name"] for d in twenty} == {"现场执法"}
+    single = services.activity_dict(services.get_activity(w.agency, twenty[5]["id"]),
+                                    services.type_names(w.agency, w.arrived))
+    assert single == twenty[5]
+
+
+def test_activity_dicts_name_each_type_from_the_profile_in_force_at_arrival_act_1(a_world):
+    """Across a switch to regulation B the names agree with ``type_names`` at each arrival."""
+    w = a_world
+    switch = timezone.now() - timedelta(days=1)
+    profiles.apply(w.agency, "full-process-b", effective_from=switch)
+    before, after = switch - timedelta(hours=3), switch + timedelta(hours=3)
+    _add(w, arrived_at=before, departed_at=before + timedelta(hours=1))
+    _add(w, activity_type="routine_inspection", arrived_at=after,
+         departed_at=after + timedelta(hours=1))
+    _add(w, activity_type="routine_inspection", arrived_at=switch,
+         departed_at=switch + timedelta(hours=1))
+    data = services.activity_dicts(w.agency, services.activities(w.agency))
+    assert [d["activity_type_name"] for d in data] == ["日常执法检查", "日常执法检查", "现场执法"]
+    for row, activity in zip(data, services.activities(w.agency), strict=True):
+        names = services.type_names(w.agency, activity.arrived_at)
+        assert row["activity_type_name"] == names[activity.activity_type]

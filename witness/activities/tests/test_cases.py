@@ -101,3 +101,35 @@ def test_get_case_is_scoped_to_the_agency(a_world, make_agency):
         services.get_case(a_world.agency, case.number)
     assert err.value.code == "not_found"
     assert services.get_case(other.agency, case.number) == case
+
+
+def test_a_case_cannot_be_opened_or_closed_in_the_future(a_world):
+    with pytest.raises(WitnessError) as err:
+        _case(a_world, opened_at=timezone.now() + timedelta(hours=1))
+    assert err.value.code == "time_in_future"
+    assert err.value.en.startswith("The opening of the case (")
+    assert not Case.objects.exists()
+    case = _case(a_world, opened_at=timezone.now() + timedelta(minutes=2))  # a fast clock
+    with pytest.raises(WitnessError) as err:
+        services.close_case(case, at=timezone.now() + timedelta(days=1))
+    assert err.value.code == "time_in_future"
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OPEN
+
+
+def _cases(w, count: int, start: int = 0) -> None:
+    for i in range(start, start + count):
+        case = _case(w, number=f"鲁市监立〔2026〕{100 + i}号")
+        f.ActivityFactory(unit=w.field, case=case)
+
+
+def test_case_list_takes_one_query_for_2_and_20_cases(a_world, django_assert_max_num_queries):
+    _cases(a_world, 2)
+    with django_assert_max_num_queries(1):
+        two = [services.case_dict(c) for c in services.cases(a_world.agency)]
+    _cases(a_world, 18, start=2)
+    with django_assert_max_num_queries(1):
+        twenty = [services.case_dict(c) for c in services.cases(a_world.agency)]
+    assert (len(two), len(twenty)) == (2, 20)
+    assert {c["activities"] for c in twenty} == {1}
+    assert services.cases(a_world.agency, status="closed").count() == 0

@@ -7,6 +7,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from witness.activities import services
@@ -87,6 +89,7 @@ def test_case_add_refuses_a_duplicate_number(w):
 
 def test_activity_add_stores_every_act_2_field(w):
     services.create_case(w.agency, number="X-2", name="某案", leader_in_charge=w.leader)
+    w.arrived, w.departed = w.arrived - timedelta(days=2), w.departed - timedelta(days=2)
     back = w.departed + timedelta(hours=20)
     data = run(*_add_args(w, "--case", "X-2", "--party", "某某超市", "--scene", "营业中",
                           "--conduct", "拒绝签字", "--violations", "无证经营",
@@ -206,3 +209,85 @@ def test_every_subcommand_has_help(module, name):
             assert child.description == command.subcommands[subname]
             assert child.description
             assert "--json" in child.format_help()
+
+
+def zh(*args) -> str:
+    out = StringIO()
+    with translation.override("zh-hans"):
+        call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_activity_and_case_show_speak_chinese_under_zh_hans(w):
+    """Every label of `activity show` and `case show` comes from the zh-hans catalogue."""
+    services.create_case(w.agency, number="X-3", name="某案", leader_in_charge=w.leader)
+    services.close_case(services.get_case(w.agency, "X-3"))
+    w.arrived, w.departed = w.arrived - timedelta(days=2), w.departed - timedelta(days=2)
+    created = run(*_add_args(w, "--case", "X-3", "--party", "某某超市", "--evidence", "营业执照",
+                             "--off-site", "--returned", iso(w.departed + timedelta(hours=20))))
+    shown = zh("activity", "show", str(created["id"]))
+    for label in ("部门：", "地点：", "到达现场：", "离开现场：", "执法人员（*为指定记录人）：",
+                  "案件：X-3", "当事人：某某超市", "现场情况：-", "当事人表现：-",
+                  "发现的违法行为：-", "关键证据：营业执照", "执法情形：异地执法",
+                  "返回单位时间："):
+        assert label in shown, label
+    for english in ("Departure", "Party", "Scene", "Key evidence", "Duty", "Returned"):
+        assert english not in shown
+    case = zh("case", "show", "X-3")
+    for label in ("分管领导：", "状态：", "保存期限：", "立案时间：", "结案时间：", "执法活动："):
+        assert label in case, label
+    assert "Closed" not in case and "Leader in charge" not in case
+    assert "Departure: " in text("activity", "show", str(created["id"]))
+    assert "Closed: " in text("case", "show", "X-3")
+
+
+def test_activity_add_and_case_add_refuse_future_times(w):
+    args = list(_add_args(w))
+    args[args.index("--arrived") + 1] = "2099-01-01T09:00"
+    args[args.index("--departed") + 1] = "2099-01-01T10:00"
+    err = fails(*args)
+    assert err.error.code == "time_in_future" and "2099-01-01 09:00" in err.error.en
+    err = fails(*_add_args(w, "--off-site", "--returned", "2099-01-01T09:00"))
+    assert err.error.code == "time_in_future"
+    assert not Activity.objects.exists()
+    err = fails("case", "add", "--number", "X-4", "--name", "某案", "--leader", w.leader.name,
+                "--opened", "2099-01-01T09:00")
+    assert err.error.code == "time_in_future"
+    assert not Case.objects.exists()
+
+
+def _queries(*args) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        run(*args)
+    return len(queries)
+
+
+def test_activity_list_and_case_commands_do_not_query_per_row(w):
+    """`activity list`, `case list` and `case show` take as many queries for 20 rows as
+    for 2 (no query per activity or case)."""
+
+    def add(count: int, start: int) -> None:
+        for i in range(start, start + count):
+            case = services.create_case(w.agency, number=f"Q-{i}", name="某案",
+                                        leader_in_charge=w.leader)
+            at = w.arrived - timedelta(hours=i)
+            for _ in range(2):
+                services.create_activity(
+                    w.agency, unit=w.field, activity_type="investigation", place="某地",
+                    arrived_at=at, departed_at=at + timedelta(minutes=30), case=case,
+                    officers=w.officers[:2], recorder=w.officers[1], evidence_items=["照片"])
+            services.create_activity(
+                w.agency, unit=w.field, activity_type="hearing", place="听证室",
+                arrived_at=at, departed_at=at + timedelta(minutes=30), case=cases[0] if
+                cases else case, officers=w.officers[:1], recorder=w.officers[0])
+            cases.append(case)
+
+    cases = []
+    add(1, 0)
+    small = [_queries("activity", "list"), _queries("case", "list"),
+             _queries("case", "show", "Q-0")]
+    add(10, 1)
+    assert len(run("activity", "list")) == 33
+    assert len(run("case", "show", "Q-0")["activities"]) == 13
+    assert [_queries("activity", "list"), _queries("case", "list"),
+            _queries("case", "show", "Q-0")] == small

@@ -1,11 +1,12 @@
 """`witness profile list|show|apply|new` (ACT-1, RET-1 and every other profile field)."""
 
 import json
+from datetime import UTC, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.utils import translation
+from django.utils import timezone, translation
 
 from witness.audit.models import AuditEntry
 from witness.core.commands import BilingualCommandError
@@ -84,11 +85,16 @@ def test_new_then_apply_then_edit_makes_version_2(make_agency, agency_dir):
     path = agency_dir / "ours.toml"
     assert made["path"] == str(path) and path.exists()
     assert "# Based on full-process-b" in path.read_text(encoding="utf-8")
-    applied = run("apply", "ours", "--effective-from", "2026-01-01T08:00")
+    # 08:00 local time, after the first activation (400 days ago) and before now
+    local = (timezone.localtime() - timedelta(days=100)).replace(hour=8, minute=0, second=0,
+                                                                 microsecond=0)
+    applied = run("apply", "ours", "--effective-from", local.strftime("%Y-%m-%dT%H:%M"))
     assert (applied["profile"], applied["version"], applied["new_version"]) == ("ours", 1, True)
-    assert applied["effective_from"] == "2026-01-01T08:00:00+08:00"   # local time
+    assert applied["effective_from"] == local.isoformat()
+    assert applied["effective_from"].endswith("T08:00:00+08:00")   # local time
     activation = ProfileActivation.objects.latest("id")
-    assert activation.effective_from.isoformat() == "2026-01-01T00:00:00+00:00"
+    assert activation.effective_from.isoformat() == local.astimezone(UTC).isoformat()
+    assert activation.effective_from.hour == 0   # stored in UTC
     again = run("apply", "ours")
     assert (again["version"], again["new_version"]) == (1, False)
     path.write_text(path.read_text(encoding="utf-8").replace("months = 12", "months = 18"),
@@ -122,6 +128,20 @@ def test_apply_with_a_bad_time_is_refused(make_agency):
                      stdout=StringIO())
     assert err.value.error.code == "bad_datetime"
     assert ProfileActivation.objects.count() == 1
+
+
+def test_apply_before_the_profile_in_force_is_refused(make_agency):
+    """ACT-1: `apply --effective-from` cannot reach behind the activation in force."""
+    agency = make_agency("lushan-2019").agency
+    run("apply", "full-process-b", "--effective-from",
+        timezone.localtime(timezone.now() - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M"))
+    with pytest.raises(BilingualCommandError) as err:
+        call_command("profile", "apply", "lushan-2019", "--effective-from",
+                     timezone.localtime(timezone.now() - timedelta(days=20))
+                     .strftime("%Y-%m-%dT%H:%M"), stdout=StringIO())
+    assert err.value.error.code == "before_current_profile"
+    assert ProfileActivation.objects.filter(agency=agency).count() == 2
+    assert services.active(agency)[0].name == "full-process-b"
 
 
 def test_every_subcommand_has_help():

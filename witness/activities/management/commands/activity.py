@@ -51,26 +51,32 @@ def _result(agency, activity) -> dict:
     return data
 
 
+def labelled(label: str, value) -> str:
+    """One "label: value" line; the separator is translated too (Chinese uses "："). The
+    label is translated by the caller: gettext inside an f-string is never extracted."""
+    return gettext("%(label)s: %(value)s") % {"label": label, "value": value}
+
+
 def _describe(data: dict) -> str:
     lines = [
         f"#{data['id']} {data['activity_type_name']} ({data['activity_type']})",
-        f"{gettext('Unit')}: {data['unit_name']}",
-        f"{gettext('Place')}: {data['place']}",
-        f"{gettext('Arrival')}: {short_time(data['arrived_at'])}",
-        f"{gettext('Departure')}: {short_time(data['departed_at'])}",
-        f"{gettext('Officers (* designated recorder)')}: {_officers(data)}",
-        f"{gettext('Case')}: {data['case'] or '-'}",
-        f"{gettext('Party')}: {data['party'] or '-'}",
-        f"{gettext('Scene')}: {data['scene'] or '-'}",
-        f"{gettext('Party conduct')}: {data['party_conduct'] or '-'}",
-        f"{gettext('Violations found')}: {data['violations_found'] or '-'}",
-        f"{gettext('Key evidence')}: {'; '.join(data['evidence_items']) or '-'}",
+        labelled(gettext("Unit"), data["unit_name"]),
+        labelled(gettext("Place"), data["place"]),
+        labelled(gettext("Arrival"), short_time(data["arrived_at"])),
+        labelled(gettext("Departure"), short_time(data["departed_at"])),
+        labelled(gettext("Officers (* designated recorder)"), _officers(data)),
+        labelled(gettext("Case"), data["case"] or "-"),
+        labelled(gettext("Party"), data["party"] or "-"),
+        labelled(gettext("Scene"), data["scene"] or "-"),
+        labelled(gettext("Party conduct"), data["party_conduct"] or "-"),
+        labelled(gettext("Violations found"), data["violations_found"] or "-"),
+        labelled(gettext("Key evidence"), "; ".join(data["evidence_items"]) or "-"),
     ]
     if _flags(data):
-        lines.append(f"{gettext('Duty')}: {_flags(data)}")
+        lines.append(labelled(gettext("Duty"), _flags(data)))
     if data["returned_to_unit_at"]:
-        returned = short_time(data["returned_to_unit_at"])
-        lines.append(f"{gettext('Returned to the unit')}: {returned}")
+        lines.append(labelled(gettext("Returned to the unit"),
+                              short_time(data["returned_to_unit_at"])))
     for warning in data.get("warnings", []):
         lines.append(gettext("Warning: %(text)s") % {"text": warning["zh"]})
         if warning["en"] != warning["zh"]:
@@ -161,14 +167,7 @@ class Command(WitnessCommand):
                                  start=_when(start), end=_when(end), activity_type=type)
         if limit and limit > 0:
             qs = qs[:limit]
-        names: dict[int, dict[str, str]] = {}
-        out = []
-        for activity in qs.prefetch_related("officers__person", "evidence_items"):
-            version = profiles.version_in_force(agency, activity.arrived_at)
-            if version.pk not in names:
-                names[version.pk] = services.type_names(agency, activity.arrived_at)
-            out.append(services.activity_dict(activity, names[version.pk]))
-        return out
+        return services.activity_dicts(agency, qs)
 
     def render_list(self, data):
         rows = []

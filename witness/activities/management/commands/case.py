@@ -7,7 +7,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from witness.activities import services
-from witness.activities.models import Case, CaseStatus, RetentionClass
+from witness.activities.management.commands.activity import labelled
+from witness.activities.models import CaseStatus, RetentionClass
 from witness.core.cli_args import parse_local_datetime, resolve_person, short_time
 from witness.core.commands import WitnessCommand
 from witness.core.tables import table
@@ -71,10 +72,8 @@ class Command(WitnessCommand):
                             help=gettext("only cases with this status"))
 
     def do_list(self, *, status=None, **options):
-        cases = Case.objects.filter(agency=default_agency()).select_related("leader_in_charge")
-        if status:
-            cases = cases.filter(status=status)
-        return [services.case_dict(case) for case in cases]
+        return [services.case_dict(case)
+                for case in services.cases(default_agency(), status=status)]
 
     def render_list(self, data):
         rows = [[c["number"], c["name"], c["leader_in_charge"], _status(c["status"]),
@@ -98,22 +97,21 @@ class Command(WitnessCommand):
         agency = default_agency()
         case = services.get_case(agency, number)
         data = services.case_dict(case)
-        data["activities"] = [
-            services.activity_dict(a, services.type_names(agency, a.arrived_at))
-            for a in case.activities.select_related("unit", "case").order_by("arrived_at", "id")]
+        data["activities"] = services.activity_dicts(
+            agency, case.activities.select_related("unit", "case").order_by("arrived_at", "id"))
         return data
 
     def render_show(self, data):
         lines = [
             f"{data['number']} {data['name']}",
-            f"{gettext('Leader in charge')}: {data['leader_in_charge']}",
-            f"{gettext('Status')}: {_status(data['status'])}",
-            f"{gettext('Retention')}: {_retention(data['retention_class'])}",
-            f"{gettext('Opened')}: {short_time(data['opened_at'])}",
+            labelled(gettext("Leader in charge"), data["leader_in_charge"]),
+            labelled(gettext("Status"), _status(data["status"])),
+            labelled(gettext("Retention"), _retention(data["retention_class"])),
+            labelled(gettext("Opened"), short_time(data["opened_at"])),
         ]
         if data["closed_at"]:
-            lines.append(f"{gettext('Closed')}: {short_time(data['closed_at'])}")
-        lines.append(f"{gettext('Activities')}:")
+            lines.append(labelled(gettext("Closed"), short_time(data["closed_at"])))
+        lines.append(labelled(gettext("Activities"), "").rstrip())
         for a in data["activities"] or []:
             lines.append(f"  #{a['id']} {short_time(a['arrived_at'])} "
                          f"{a['activity_type_name'] or a['activity_type']} {a['place']}")

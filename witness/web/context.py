@@ -1,30 +1,31 @@
-"""Template context: the navigation a user's roles allow, and the agency's name."""
+"""Template context: the navigation a user's roles allow, the pages they may open (for
+links), and the agency's name."""
 
 from django.utils.translation import gettext_lazy as _
 
 from witness.org import services as org
-from witness.org.models import Agency, Role
+from witness.org.models import Agency
+from witness.web.access import pages_for
 
-HEADS = frozenset({Role.UNIT_HEAD, Role.LEADER, Role.LEGAL})
-
-# (url name, label, roles that see it, url names that mark it current). Administrators
-# see only the pages of their consoles; none of those exist yet, so they see Home.
+# (url name, label, url names that mark it current). An entry shows where the user may
+# open its page (witness.web.access). Administrators see only the pages of their
+# consoles; none of those exist yet, so they see Home.
 NAV = [
-    ("home", _("Home"), None, {"home"}),
-    ("my_devices", _("My devices"), frozenset({Role.OFFICER}), {"my_devices"}),
-    ("activity_list", _("Enforcement activities"), frozenset({Role.OFFICER}) | HEADS,
+    ("home", _("Home"), {"home"}),
+    ("my_devices", _("My devices"), {"my_devices"}),
+    ("activity_list", _("Enforcement activities"),
      {"activity_list", "activity_detail", "activity_create"}),
-    ("case_list", _("Cases"), HEADS, {"case_list", "case_detail", "case_create"}),
-    ("device_list", _("Devices"), frozenset({Role.CUSTODIAN}) | HEADS,
-     {"device_list", "device_detail", "device_issue", "device_check"}),
-    ("ledger", _("Ledger"), frozenset({Role.CUSTODIAN}), {"ledger"}),
+    ("case_list", _("Cases"), {"case_list", "case_detail", "case_create"}),
+    ("device_list", _("Devices"),
+     {"device_list", "device_detail", "device_issue", "device_check", "device_register",
+      "device_event"}),
+    ("ledger", _("Ledger"), {"ledger"}),
 ]
 
 
-def nav_items(roles, current: str | None) -> list[dict]:
+def nav_items(pages, current: str | None) -> list[dict]:
     return [{"url_name": name, "label": label, "current": current in names}
-            for name, label, allowed, names in NAV
-            if allowed is None or roles & allowed]
+            for name, label, names in NAV if name == "home" or name in pages]
 
 
 def navigation(request):
@@ -41,7 +42,9 @@ def navigation(request):
         return cache["agency"]
 
     if user is None or not user.is_authenticated:
-        return {"nav_roles": frozenset(), "nav_items": [], "site_agency": site_agency}
+        return {"nav_roles": frozenset(), "nav_items": [], "nav_pages": frozenset(),
+                "site_agency": site_agency}
     roles = org.current_roles_of_user(user)
-    return {"nav_roles": roles, "nav_items": nav_items(roles, current),
+    pages = pages_for(roles)
+    return {"nav_roles": roles, "nav_items": nav_items(pages, current), "nav_pages": pages,
             "site_agency": site_agency}

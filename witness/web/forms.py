@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from witness.activities.models import Case, CaseStatus, RetentionClass
-from witness.devices.models import DeviceStatus
+from witness.devices.models import DeviceKind, DeviceStatus, EventKind
 from witness.org.models import Person, Role, Unit
 from witness.org.services import people_with_role
 
@@ -138,6 +138,68 @@ class IssueForm(CheckForm):
         return {"checked_by": checked_by, "battery_percent": data["battery_percent"],
                 "free_storage_mb": data["free_storage_mb"], "device_time": data["device_time"],
                 "working": data["working"], "notes": data["notes"]}
+
+
+class CapabilitySelect(forms.NullBooleanSelect):
+    """Yes, no, or what the kind of device usually does (the service's default)."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("unknown", _("as usual for this kind")), ("true", _("yes")),
+                        ("false", _("no"))]
+
+
+def capability(label):
+    return forms.NullBooleanField(required=False, label=label, widget=CapabilitySelect)
+
+
+class RegisterForm(forms.Form):
+    """DEV-1: a device in the registry."""
+
+    kind = forms.ChoiceField(choices=DeviceKind.choices, label=_("kind"))
+    serial = forms.CharField(max_length=100, label=_("serial number"))
+    model = forms.CharField(max_length=100, required=False, label=_("model"))
+    manufacturer = forms.CharField(max_length=100, required=False, label=_("manufacturer"))
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none(), label=_("owning unit"))
+    custodian = PersonChoiceField(queryset=Person.objects.none(), required=False,
+                                  label=_("custodian"), empty_label=_("No custodian"))
+    records_video = capability(_("records video"))
+    records_audio = capability(_("records audio"))
+    takes_photos = capability(_("takes photos"))
+    notes = forms.CharField(required=False, label=_("notes"),
+                            widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, agency, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = agency_units(agency)
+        self.fields["custodian"].queryset = (
+            people_with_role(Role.CUSTODIAN).filter(agency=agency).select_related("unit")
+            .order_by("name"))
+
+
+class EventForm(forms.Form):
+    """DEV-5: maintenance, repair, upgrade, replacement, damage, loss, compensation."""
+
+    kind = forms.ChoiceField(choices=EventKind.choices, label=_("kind"))
+    description = forms.CharField(label=_("description"),
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+    responsible = PersonChoiceField(queryset=Person.objects.none(), required=False,
+                                    label=_("responsible person"),
+                                    empty_label=_("Nobody named"))
+    amount_yuan = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, label=_("amount (yuan)"),
+        help_text=_("Cost of a repair, or the sum of a compensation."),
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01"}))
+    occurred_at = forms.DateTimeField(required=False, label=_("occurred at"),
+                                      help_text=_("Leave empty for now."),
+                                      widget=DateTimeLocalInput())
+    back_in_service = forms.BooleanField(
+        required=False, label=_("back in service"),
+        help_text=_("The device works again and may be issued."))
+
+    def __init__(self, agency, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["responsible"].queryset = agency_people(agency)
 
 
 # -- cases ---------------------------------------------------------------------------------

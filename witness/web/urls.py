@@ -1,18 +1,20 @@
 from django.urls import path
 
-from witness.web.views import activities, auth, cases, devices, home
+from witness.web.views import activities, auth, cases, device_actions, devices, home
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
     path("devices/", devices.device_list, name="device_list"),
+    path("devices/new/", device_actions.device_register, name="device_register"),
     path("devices/mine/", devices.my_devices, name="my_devices"),
     path("devices/ledger/", devices.ledger, name="ledger"),
     path("devices/<int:pk>/", devices.device_detail, name="device_detail"),
-    path("devices/<int:pk>/issue/", devices.device_issue, name="device_issue"),
-    path("devices/<int:pk>/return/", devices.device_return, name="device_return"),
-    path("devices/<int:pk>/check/", devices.device_check, name="device_check"),
+    path("devices/<int:pk>/issue/", device_actions.device_issue, name="device_issue"),
+    path("devices/<int:pk>/return/", device_actions.device_return, name="device_return"),
+    path("devices/<int:pk>/check/", device_actions.device_check, name="device_check"),
+    path("devices/<int:pk>/event/", device_actions.device_event, name="device_event"),
     path("cases/", cases.case_list, name="case_list"),
     path("cases/new/", cases.case_create, name="case_create"),
     path("cases/<int:pk>/", cases.case_detail, name="case_detail"),

@@ -6,8 +6,8 @@ from django.urls import reverse
 from witness.audit.models import ActorType, AuditEntry, Outcome
 from witness.web.tests.conftest import PASSWORD
 
-PROTECTED = ["home", "device_list", "my_devices", "ledger", "case_list", "case_create",
-             "activity_list", "activity_create"]
+PROTECTED = ["home", "device_list", "device_register", "my_devices", "ledger", "case_list",
+             "case_create", "activity_list", "activity_create"]
 
 
 @pytest.mark.django_db

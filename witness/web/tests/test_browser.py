@@ -40,3 +40,36 @@ def test_login_in_chromium_lands_on_the_home_page_with_counts(
     assert (tmp_path / "home.png").stat().st_size > 10_000
     assert problems == []
     context.close()
+
+
+@pytest.mark.browser
+def test_htmx_swaps_a_refused_return_into_the_row(browser, live_server, transactional_db,
+                                                  site):
+    """htmx 2 leaves 4xx answers unswapped unless told: static/witness/htmx-config.js
+    tells it to swap 400/409/422, so the refusal shows in the row (DEV-3)."""
+    ns = site()
+    device = f.DeviceFactory(unit=ns.field, serial="DSJ-HX-1")
+    devices.issue_device(device, ns.people["officer"])
+
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    scripts = []
+    page.on("pageerror", lambda exc: scripts.append(str(exc)))
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", ns.people["custodian"].user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].button-primary")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/devices/")
+
+    devices.return_device(device)  # someone else took it back meanwhile
+    with page.expect_response(lambda r: "/return/" in r.url) as answer:
+        page.click(f"#device-{device.pk} button[type=submit]")
+    assert answer.value.status == 409
+    errors = page.locator(f"#device-{device.pk} .field-error")
+    errors.first.wait_for(timeout=5000)
+    lines = errors.all_inner_texts()
+    assert len(lines) == 2 and "DSJ-HX-1" in lines[0] and "nothing to return" in lines[1]
+    assert page.url == f"{live_server.url}/devices/"
+    assert scripts == []
+    context.close()

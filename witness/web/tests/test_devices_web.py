@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from witness.audit.models import AuditEntry, Outcome
-from witness.core.errors import Refused
+from witness.core.errors import Refused, WitnessError
 from witness.devices import services as devices
 from witness.devices.models import DeviceIssue, PreUseCheck, RefusedIssue
 from witness.testing import factories as f
@@ -51,7 +51,7 @@ def test_dev4_issue_without_the_check_is_not_saved(site, login):
     device = f.DeviceFactory(unit=ns.field)
     response = login(ns.people["custodian"]).post(
         reverse("device_issue", args=[device.pk]), {"holder": ns.people["officer"].pk})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "这个字段是必填项" in response.content.decode()
     assert not DeviceIssue.objects.exists()
 
@@ -64,10 +64,11 @@ def test_dev3_issue_outside_scope_shows_the_refusal_and_writes_no_ledger_row(sit
     client = login(ns.people["custodian"])
     response = client.post(reverse("device_issue", args=[device.pk]),
                            {"holder": outsider.pk, **check_fields()})
-    assert response.status_code == 200
+    assert response.status_code == 409
     html = response.content.decode()
     errors = html.split('class="form-errors"', 1)[1].split("</div>", 1)[0]
     assert "DSJ-B-0009" in errors and "执法一科" in errors and "执法二科" in errors
+    assert "issue scope: unit" in errors  # the English line under the Chinese one
     assert not DeviceIssue.objects.filter(device=device).exists()
     attempt = RefusedIssue.objects.get(device=device)
     assert attempt.person == outsider
@@ -76,19 +77,21 @@ def test_dev3_issue_outside_scope_shows_the_refusal_and_writes_no_ledger_row(sit
                                      object_id=str(device.pk)).count() == 1
 
 
-def test_refusal_is_shown_in_the_language_of_the_request(site, login):
+def test_refusal_is_shown_in_chinese_then_english_whatever_the_language(site, login):
     ns = site("full-process-b")
     device = f.DeviceFactory(unit=ns.field)
     outsider = f.PersonFactory(unit=ns.field2)
     with pytest.raises(Refused) as refused:
         devices.issue_device(device, outsider)
+    assert refused.value.zh != refused.value.en
     client = login(ns.people["custodian"])
     url = reverse("device_issue", args=[device.pk])
-    html = client.post(url, {"holder": outsider.pk, **check_fields()}).content.decode()
-    assert escape(refused.value.zh) in html
-    client.post(reverse("set_language"), {"language": "en", "next": url})
-    html = client.post(url, {"holder": outsider.pk, **check_fields()}).content.decode()
-    assert escape(refused.value.en) in html
+    expected = f"<p>{escape(refused.value.zh)}</p><p>{escape(refused.value.en)}</p>"
+    for language in ("zh-hans", "en"):
+        client.post(reverse("set_language"), {"language": language, "next": url})
+        response = client.post(url, {"holder": outsider.pk, **check_fields()})
+        assert response.status_code == 409
+        assert expected in response.content.decode()
 
 
 def test_return_with_htmx_swaps_only_the_row(site, login):
@@ -119,14 +122,37 @@ def test_return_with_htmx_on_the_detail_page_swaps_the_holder_panel(site, login)
     assert DeviceIssue.objects.get(device=device).return_notes == "电量低"
 
 
-def test_return_of_a_device_in_store_shows_the_error_in_the_row(site, login):
+def test_htmx_return_of_a_device_in_store_answers_409_with_the_row_and_both_messages(
+        site, login):
+    """DEV-3: htmx-config.js swaps 409 responses, so the row shows the refusal."""
     ns = site()
-    device = f.DeviceFactory(unit=ns.field)
+    device = f.DeviceFactory(unit=ns.field, serial="DSJ-R-0404")
+    with pytest.raises(WitnessError) as error:
+        devices.return_device(device)
     client = login(ns.people["custodian"])
     response = client.post(reverse("device_return", args=[device.pk]), {"part": "row"},
                            HTTP_HX_REQUEST="true")
-    assert response.status_code == 200
-    assert 'class="field-error"' in response.content.decode()
+    assert response.status_code == 409
+    html = response.content.decode().strip()
+    assert html.startswith(f'<tr id="device-{device.pk}">') and "<html" not in html
+    zh, en = escape(error.value.zh), escape(error.value.en)
+    assert f'<p class="field-error" role="alert">{zh}</p>' in html
+    assert f'<p class="field-error" role="alert">{en}</p>' in html
+    assert html.index(zh) < html.index(en)
+    panel = client.post(reverse("device_return", args=[device.pk]), {"part": "holder"},
+                        HTTP_HX_REQUEST="true")
+    assert panel.status_code == 409
+    assert panel.content.decode().strip().startswith('<section class="panel" id="holder-panel">')
+    assert zh in panel.content.decode() and en in panel.content.decode()
+
+
+def test_return_refused_without_htmx_redirects_with_the_message(site, login):
+    ns = site()
+    device = f.DeviceFactory(unit=ns.field)
+    client = login(ns.people["custodian"])
+    response = client.post(reverse("device_return", args=[device.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("device_detail", args=[device.pk]), 302)]
+    assert "message-error" in response.content.decode()
 
 
 def test_return_without_htmx_redirects_to_the_detail_page(site, login):
@@ -173,19 +199,35 @@ def test_dev4_check_form_is_prefilled_with_now_and_drift_is_computed_by_the_serv
 def test_dev4_check_form_errors_are_chinese(site, login):
     ns = site()
     device = f.DeviceFactory(unit=ns.field)
+    devices.issue_device(device, ns.people["officer"])
     client = login(ns.people["officer"])
     response = client.post(reverse("device_check", args=[device.pk]), {
         "battery_percent": 150, "free_storage_mb": "", "device_time": "不是时间"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     assert "确保该值小于或等于100" in html
     assert "这个字段是必填项" in html
     assert not PreUseCheck.objects.exists()
 
 
+def test_dev4_check_refused_by_the_service_answers_409_in_both_languages(site, login):
+    ns = site()
+    device = f.DeviceFactory(unit=ns.field, status="retired")
+    with pytest.raises(WitnessError) as error:
+        devices.record_check(device, ns.people["custodian"], battery_percent=90,
+                             free_storage_mb=10, device_time=timezone.now())
+    response = login(ns.people["custodian"]).post(
+        reverse("device_check", args=[device.pk]), check_fields())
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f"<p>{escape(error.value.zh)}</p><p>{escape(error.value.en)}</p>" in html
+    assert not PreUseCheck.objects.exists()
+
+
 def test_check_page_works_on_a_phone(site, login):
     ns = site()
     device = f.DeviceFactory(unit=ns.field)
+    devices.issue_device(device, ns.people["officer"])
     html = login(ns.people["officer"]).get(
         reverse("device_check", args=[device.pk])).content.decode()
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html

@@ -18,7 +18,7 @@ def local(dt):
 
 def test_case_create(site, login):
     ns = site()
-    client = login(ns.people["officer"])
+    client = login(ns.people["unit_head"])
     response = client.post(reverse("case_create"), {
         "number": "鲁市监立〔2026〕88号", "name": "某超市销售不合格商品案",
         "leader_in_charge": ns.people["leader"].pk, "retention_class": "10y"})
@@ -35,14 +35,26 @@ def test_case_create_shows_the_service_refusal(site, login):
     response = client.post(reverse("case_create"), {
         "number": "重复-1", "name": "另一案", "leader_in_charge": ns.people["leader"].pk,
         "retention_class": "30y"})
-    assert response.status_code == 200
-    assert "form-errors" in response.content.decode()
+    assert response.status_code == 409
+    errors = response.content.decode().split('class="form-errors"', 1)[1].split("</div>")[0]
+    assert errors.count("<p>") == 2 and "重复-1" in errors  # Chinese, then English
     assert Case.objects.filter(number="重复-1").count() == 1
+
+
+def test_case_form_input_errors_answer_400(site, login):
+    ns = site()
+    response = login(ns.people["leader"]).post(reverse("case_create"), {
+        "number": "", "name": "某案", "leader_in_charge": ns.people["officer"].pk,
+        "retention_class": "30y"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "这个字段是必填项" in html and "选择一个有效的选项" in html
+    assert not Case.objects.exists()
 
 
 def test_case_form_offers_only_leaders(site, login):
     ns = site()
-    form = login(ns.people["officer"]).get(reverse("case_create")).context["form"]
+    form = login(ns.people["unit_head"]).get(reverse("case_create")).context["form"]
     assert list(form.fields["leader_in_charge"].queryset) == [ns.people["leader"]]
 
 
@@ -50,7 +62,7 @@ def test_act2_activity_create_with_officers_recorder_and_evidence(site, login):
     ns = site()
     case = f.CaseFactory(agency=ns.agency, leader_in_charge=ns.people["leader"])
     officer, head = ns.people["officer"], ns.people["unit_head"]
-    arrived = timezone.now() - timedelta(hours=2)
+    arrived = timezone.now() - timedelta(hours=4)
     client = login(officer)
     response = client.post(reverse("activity_create"), {
         "activity_type": "investigation", "unit": ns.field.pk, "case": case.pk,
@@ -96,8 +108,20 @@ def test_activity_create_shows_the_service_error(site, login):
         "activity_type": "investigation", "unit": ns.field.pk, "place": "某地",
         "arrived_at": local(arrived), "departed_at": local(arrived + timedelta(hours=1)),
         "officers": [officer.pk], "recorder": ns.people["unit_head"].pk})
-    assert response.status_code == 200
-    assert "form-errors" in response.content.decode()
+    assert response.status_code == 422
+    errors = response.content.decode().split('class="form-errors"', 1)[1].split("</div>")[0]
+    assert errors.count("<p>") == 2  # the service's message in Chinese, then in English
+    assert not Activity.objects.exists()
+
+
+def test_activity_form_input_errors_answer_400_in_chinese(site, login):
+    ns = site()
+    response = login(ns.people["officer"]).post(reverse("activity_create"), {
+        "activity_type": "investigation", "unit": ns.field.pk, "place": "",
+        "arrived_at": "昨天", "officers": []})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "这个字段是必填项" in html and "输入一个有效的日期/时间" in html
     assert not Activity.objects.exists()
 
 

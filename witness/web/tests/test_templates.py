@@ -31,3 +31,11 @@ def test_stylesheet_uses_the_local_cjk_font_stack_and_no_web_fonts():
     assert '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif' in css
     assert "@font-face" not in css and "@import" not in css and "url(" not in css
     assert "@media (max-width: 640px)" in css
+
+
+def test_our_htmx_settings_load_after_htmx_and_swap_refusals():
+    base = (WEB / "templates" / "web" / "base.html").read_text(encoding="utf-8")
+    htmx = base.index("{% static 'vendor/htmx/htmx.min.js' %}")
+    assert base.index("{% static 'witness/htmx-config.js' %}") > htmx
+    config = (WEB / "static" / "witness" / "htmx-config.js").read_text(encoding="utf-8")
+    assert 'code: "400|409|422", swap: true' in config

@@ -11,14 +11,9 @@ from django.utils import timezone
 from witness.activities import services
 from witness.activities.models import ActivityOfficer
 from witness.core.errors import NotFound, WitnessError
+from witness.web.access import may_open
 from witness.web.forms import ActivityFilterForm, ActivityForm
-from witness.web.views.common import (
-    RECORD_WRITERS,
-    error_text,
-    keyset,
-    person_of,
-    roles_required,
-)
+from witness.web.views.common import add_error, form_status, keyset, person_of, roles_required
 from witness.web.views.names import type_names
 
 
@@ -37,7 +32,7 @@ def _officers():
     return Prefetch("officers", queryset=ActivityOfficer.objects.select_related("person"))
 
 
-@roles_required()
+@roles_required("activity_list")
 def activity_list(request):
     form = ActivityFilterForm(request.agency, _current_types(request), request.GET or None)
     filters = {}
@@ -55,10 +50,10 @@ def activity_list(request):
     for activity in page.rows:
         activity.type_name = names.get(activity.activity_type, activity.activity_type)
     return render(request, "web/activities/list.html", {
-        "form": form, "page": page, "can_create": bool(request.roles & RECORD_WRITERS)})
+        "form": form, "page": page, "can_create": may_open(request.roles, "activity_create")})
 
 
-@roles_required()
+@roles_required("activity_detail")
 def activity_detail(request, pk):
     try:
         activity = services.get_activity(request.agency, pk)
@@ -75,12 +70,13 @@ def activity_detail(request, pk):
     })
 
 
-@roles_required(RECORD_WRITERS)
+@roles_required("activity_create")
 def activity_create(request):
     person = person_of(request.user)
     initial = {"unit": person.unit_id} if person else {}
     form = ActivityForm(request.agency, _current_types(request), request.POST or None,
                         initial=initial)
+    status = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -95,9 +91,10 @@ def activity_create(request):
                 remote=data["remote"], continuous=data["continuous"],
                 returned_to_unit_at=data["returned_to_unit_at"], actor=request.user)
         except WitnessError as exc:
-            form.add_error(None, error_text(request, exc))
+            status = add_error(form, exc)
         else:
             for warning in getattr(activity, "warnings", ()):
                 messages.warning(request, str(warning))
             return redirect("activity_detail", pk=activity.pk)
-    return render(request, "web/activities/form.html", {"form": form})
+    return render(request, "web/activities/form.html", {"form": form},
+                  status=form_status(form, status))

@@ -6,14 +6,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from witness.activities import services
 from witness.activities.models import ActivityOfficer, Case
 from witness.core.errors import WitnessError
+from witness.web.access import may_open
 from witness.web.forms import CaseFilterForm, CaseForm
-from witness.web.views.common import RECORD_WRITERS, error_text, keyset, roles_required
+from witness.web.views.common import add_error, form_status, keyset, roles_required
 from witness.web.views.names import type_names
 
 CASE_ACTIVITIES = 100
 
 
-@roles_required()
+@roles_required("case_list")
 def case_list(request):
     form = CaseFilterForm(request.GET or None)
     qs = (Case.objects.filter(agency=request.agency).select_related("leader_in_charge")
@@ -22,10 +23,10 @@ def case_list(request):
         qs = qs.filter(status=form.cleaned_data["status"])
     page = keyset(request, qs, "opened_at", descending=True)
     return render(request, "web/cases/list.html", {
-        "form": form, "page": page, "can_create": bool(request.roles & RECORD_WRITERS)})
+        "form": form, "page": page, "can_create": may_open(request.roles, "case_create")})
 
 
-@roles_required()
+@roles_required("case_detail")
 def case_detail(request, pk):
     case = get_object_or_404(Case.objects.select_related("leader_in_charge"),
                              agency=request.agency, pk=pk)
@@ -38,12 +39,13 @@ def case_detail(request, pk):
     return render(request, "web/cases/detail.html", {
         "case": case, "activities": activities[:CASE_ACTIVITIES],
         "more_activities": len(activities) > CASE_ACTIVITIES,
-        "can_create": bool(request.roles & RECORD_WRITERS)})
+        "can_create": may_open(request.roles, "activity_create")})
 
 
-@roles_required(RECORD_WRITERS)
+@roles_required("case_create")
 def case_create(request):
     form = CaseForm(request.agency, request.POST or None)
+    status = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -53,7 +55,8 @@ def case_create(request):
                 retention_class=data["retention_class"], opened_at=data["opened_at"],
                 actor=request.user)
         except WitnessError as exc:
-            form.add_error(None, error_text(request, exc))
+            status = add_error(form, exc)
         else:
             return redirect("case_detail", pk=case.pk)
-    return render(request, "web/cases/form.html", {"form": form})
+    return render(request, "web/cases/form.html", {"form": form},
+                  status=form_status(form, status))

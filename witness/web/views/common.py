@@ -14,16 +14,18 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from witness.core.errors import NotFound, WitnessError
+from witness.core.errors import NotFound, Refused, WitnessError
 from witness.org import services as org
-from witness.org.models import Role
+from witness.web.access import PAGES, may_open
 
 PAGE_SIZE = 50
 
-# Who may use the device forms (issue, return, pre-use check) and who may create
-# cases and activities. The access-control issue replaces these with its own module.
-DEVICE_WRITERS = frozenset({Role.CUSTODIAN, Role.OFFICER})
-RECORD_WRITERS = frozenset({Role.OFFICER, Role.UNIT_HEAD, Role.LEADER})
+# Service errors that say the object is not in a state for the action (409 Conflict);
+# the other WitnessErrors are input the rules reject (422 Unprocessable Content).
+CONFLICT_CODES = frozenset({
+    "already_issued", "not_issued", "ledger_overlap", "not_in_service", "not_checkable",
+    "not_lost", "duplicate_serial", "duplicate_case", "case_not_open",
+})
 
 NO_AGENCY = _("No agency is set up yet. Run 'witness demo' or import your own data.")
 
@@ -47,20 +49,42 @@ def agency_for(request):
         return None
 
 
-def error_text(request, exc: WitnessError) -> str:
-    return exc.render(getattr(request, "LANGUAGE_CODE", None) or "zh-hans")
+def error_lines(exc: WitnessError) -> list[str]:
+    """The error in Chinese, then in English (one line where both read the same)."""
+    zh, en = exc.zh, exc.en
+    return [zh] if zh == en else [zh, en]
 
 
-def roles_required(allowed: frozenset[str] | None = None):
-    """Login required; the user must hold a current role (one of ``allowed`` if given),
+def error_status(exc: WitnessError) -> int:
+    return 409 if isinstance(exc, Refused) or exc.code in CONFLICT_CODES else 422
+
+
+def add_error(form, exc: WitnessError) -> int:
+    """Show a service's refusal above the form, in both languages; returns the status."""
+    for line in error_lines(exc):
+        form.add_error(None, line)
+    return error_status(exc)
+
+
+def form_status(form, status: int | None = None) -> int:
+    """200 for a blank form, 400 for a form with input errors, else ``status``."""
+    if status is not None:
+        return status
+    return 400 if form.is_bound and form.errors else 200
+
+
+def roles_required(page: str):
+    """Login required; the user's current roles must admit the page (witness.web.access),
     else 403. Sets ``request.agency`` and ``request.roles``."""
+    if page not in PAGES:
+        raise ValueError(f"No access rule for the page {page!r}")
 
     def decorator(view):
         @login_required
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             roles = org.current_roles_of_user(request.user)
-            if not roles or (allowed is not None and not roles & allowed):
+            if not may_open(roles, page):
                 raise PermissionDenied
             agency = agency_for(request)
             if agency is None:
@@ -76,7 +100,7 @@ def roles_required(allowed: frozenset[str] | None = None):
 def no_agency(request):
     """A friendly page instead of an error while nothing is set up."""
     error = NotFound(NO_AGENCY, code="no_agency")
-    return render(request, "web/no_agency.html", {"error": error_text(request, error)})
+    return render(request, "web/no_agency.html", {"error_lines": error_lines(error)})
 
 
 @dataclass

@@ -36,6 +36,7 @@ def main() -> int:
         "PO-Revision-Date": catalogue.metadata.get("POT-Creation-Date", ""),
         "Content-Type": "text/plain; charset=UTF-8", "Plural-Forms": "nplurals=1; plural=0;",
     })
+    catalogue.metadata_is_fuzzy = False  # a fuzzy header is skipped by msgfmt
     missing = []
     for entry in catalogue:
         if entry.obsolete:

@@ -89,13 +89,8 @@ def _when(text: str | None):
 
 
 class Command(WitnessCommand):
-    @property
-    def help(self) -> str:
-        return str(HELP)
-
-    @property
-    def subcommands(self) -> dict[str, str]:
-        return {name: str(text) for name, text in SUBCOMMANDS.items()}
+    help = HELP
+    subcommands = SUBCOMMANDS
 
     # -- add ----------------------------------------------------------------------------
 

@@ -40,13 +40,8 @@ def _value(value) -> str:
 
 
 class Command(WitnessCommand):
-    @property
-    def help(self) -> str:
-        return str(HELP)
-
-    @property
-    def subcommands(self) -> dict[str, str]:
-        return {name: str(text) for name, text in SUBCOMMANDS.items()}
+    help = HELP
+    subcommands = SUBCOMMANDS
 
     # -- list ---------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@
 | WITNESS_ALLOWED_HOSTS | comma-separated host names | 127.0.0.1,localhost |
 | WITNESS_TIME_ZONE | local time zone for display and day boundaries | Asia/Shanghai |
 | WITNESS_SESSION_MINUTES | idle session timeout | 30 |
+| WITNESS_STORAGE | originals: file:///path or s3://bucket?endpoint=URL | WITNESS_HOME/blobs |
+| WITNESS_S3_ACCESS_KEY, _SECRET_KEY (or _FILE) | keys for an s3:// WITNESS_STORAGE | |
 """
 
 from pathlib import Path
@@ -40,6 +42,7 @@ INSTALLED_APPS = [
     # ground floor
     "witness.audit",
     "witness.findings",
+    "witness.storage",
     # floor 1
     "witness.org",
     "witness.profiles",
@@ -130,6 +133,9 @@ USE_TZ = True  # stored in UTC, shown in TIME_ZONE
 STATIC_URL = "static/"
 STATIC_ROOT = WITNESS_HOME / "static"  # `witness collectstatic` target for a front proxy
 STATIC_ROOT.mkdir(exist_ok=True)
+# Blob store for originals: "" / file:///abs/path / s3://bucket?endpoint=… (witness/storage/
+# config.py interprets it at first use).
+WITNESS_STORAGE = env.env_str("WITNESS_STORAGE", "")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                 "OPTIONS": {"location": str(WITNESS_HOME / "files")}},

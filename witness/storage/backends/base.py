@@ -1,0 +1,94 @@
+"""The one interface every blob backend implements (local filesystem, S3-compatible).
+
+Life of an original (ING-4):
+
+1. ``staging = backend.open_staging()`` — a new, private staging object;
+   ``staging.write(chunk)`` as the bytes stream in (the caller computes the digests);
+   ``staging.close()`` makes the bytes durable (fsync / completed upload).
+2. ``backend.read_staging(staging)`` yields the stored bytes **as read back from the
+   storage medium** (filesystem: after dropping them from the page cache; S3: a full GET),
+   so that the caller can verify the SHA-256 of what was actually stored.
+3. ``backend.finalize(staging, sha256)`` moves the staged bytes to their content address
+   ``sha256/ab/cd/<sha256>``. Write-once: an existing final object is never replaced; if it
+   exists already (same content), the staging object is discarded and ``created`` is False.
+4. ``backend.discard(staging)`` removes a staging object that failed verification;
+   ``backend.clean_staging(older_than)`` removes leftovers of crashed runs.
+
+There is deliberately **no delete of a final object** here: originals leave storage only
+through the retention issue's approved purge, which will add its own narrowly named call.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 8 * 1024 * 1024
+
+
+def content_key(sha256: str) -> str:
+    """The storage key of an original: ``sha256/ab/cd/<hex>``."""
+    if not SHA256_HEX.match(sha256):
+        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+@dataclass(frozen=True)
+class FinalObject:
+    key: str
+    size: int
+    created: bool  # False: the same content was already stored (deduplicated)
+
+
+class Staging(abc.ABC):
+    """A staging object being written. Not thread-safe; one writer."""
+
+    name: str  # backend-specific identifier (a path, an object key)
+    size: int
+
+    @abc.abstractmethod
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Make the written bytes durable (fsync, or complete the multipart upload)."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Give up: remove whatever was written."""
+
+
+class BlobBackend(abc.ABC):
+    name: str  # "file" or "s3"
+
+    @abc.abstractmethod
+    def open_staging(self) -> Staging: ...
+
+    @abc.abstractmethod
+    def read_staging(self, staging: Staging, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """The staged bytes as read back from the medium (never from a cache)."""
+
+    @abc.abstractmethod
+    def finalize(self, staging: Staging, sha256: str) -> FinalObject: ...
+
+    @abc.abstractmethod
+    def discard(self, staging: Staging) -> None: ...
+
+    @abc.abstractmethod
+    def clean_staging(self, older_than: timedelta) -> int:
+        """Remove staging leftovers older than ``older_than``; return how many."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abc.abstractmethod
+    def size(self, key: str) -> int: ...
+
+    @abc.abstractmethod
+    def read(self, key: str, start: int = 0, end: int | None = None,
+             chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive; None = to the end) of a final object."""

@@ -1,0 +1,283 @@
+"""Storing one original: one pass over the source, verified read-back, write-once (ING-4).
+
+``store_file`` reads the source once, in large chunks, into a fixed pool of buffers. Each
+chunk goes to one thread per digest algorithm and to one staging writer; hashlib and file
+I/O release the GIL on large buffers, so reading, hashing and writing overlap on separate
+cores. Memory is the buffer pool (``POOL`` × ``chunk_size``) whatever the file size.
+
+Then the staging object is made durable (``close``: fsync / completed upload) and read back
+from the medium (``read_staging``: page cache dropped / full GET) — the kernel's read-ahead
+overlaps reading and hashing — and its SHA-256 must equal the one computed from the source.
+Only then does the object become final under its content address and get a :class:`Blob`
+row.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import queue
+import stat
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from witness.audit import services as audit
+from witness.core.errors import WitnessError
+
+from .backends.base import CHUNK, BlobBackend, Staging
+from .models import Blob
+
+POOL = 4  # buffers in flight: the slowest consumer lags the reader by at most POOL chunks
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    digests: dict[str, str]
+    key: str
+    created: bool  # False: the same bytes were already stored (deduplicated blob)
+    blob: Blob
+
+
+def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
+    """The digest algorithms to compute: SHA-256 always first (it is the content key)."""
+    names = ["sha256"]
+    for name in algorithms:
+        name = name.lower()
+        if name not in hashlib.algorithms_available:
+            raise WitnessError(_("Unknown digest algorithm %(name)s."),
+                               code="unknown_digest", name=name)
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _open_source(path: str | os.PathLike) -> int:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise WitnessError(_("%(path)s is a symbolic link; it is not followed."),
+                               code="symlink_not_followed", path=os.fsdecode(path)) from None
+        raise WitnessError(_("Cannot open %(path)s: %(reason)s."), code="source_unreadable",
+                           path=os.fsdecode(path), reason=exc.strerror) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WitnessError(_("%(path)s is not a regular file."), code="not_a_file",
+                           path=os.fsdecode(path))
+    return fd
+
+
+def _changed(path: str | os.PathLike) -> WitnessError:
+    return WitnessError(_("%(path)s changed while being read; nothing was stored."),
+                        code="file_changed", path=os.fsdecode(path))
+
+
+def _store_failed(path: str | os.PathLike, exc: OSError) -> WitnessError:
+    return WitnessError(_("Cannot store %(path)s: %(reason)s."), code="storage_failed",
+                        path=os.fsdecode(path), reason=exc.strerror or str(exc))
+
+
+def _fingerprint(st: os.stat_result) -> tuple:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class _Fanout:
+    """Hands each buffer to every consumer thread; a buffer returns to the pool when the
+    last consumer is done with it."""
+
+    def __init__(self, consumers: list[Callable], chunk_size: int):
+        self.free: queue.Queue[bytearray] = queue.Queue()
+        for _i in range(POOL):
+            self.free.put(bytearray(chunk_size))
+        self.queues = [queue.SimpleQueue() for _c in consumers]
+        self.pending: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.errors: list[BaseException] = []
+        self.threads = [threading.Thread(target=self._consume, args=(q, fn), daemon=True)
+                        for q, fn in zip(self.queues, consumers, strict=True)]
+        for t in self.threads:
+            t.start()
+
+    def _consume(self, q: queue.SimpleQueue, fn: Callable) -> None:
+        while (item := q.get()) is not None:
+            buf, view = item
+            if not self.errors:
+                try:
+                    fn(view)
+                except BaseException as exc:
+                    self.errors.append(exc)
+            self._release(buf)
+
+    def _release(self, buf: bytearray) -> None:
+        with self.lock:
+            self.pending[id(buf)] -= 1
+            done = self.pending[id(buf)] == 0
+        if done:
+            self.free.put(buf)
+
+    def publish(self, buf: bytearray, n: int) -> None:
+        view = memoryview(buf)[:n]
+        with self.lock:
+            self.pending[id(buf)] = len(self.queues)
+        for q in self.queues:
+            q.put((buf, view))
+
+    def finish(self) -> None:
+        for q in self.queues:
+            q.put(None)
+        for t in self.threads:
+            t.join()
+
+
+def _copy(path, fd: int, staging: Staging, algorithms: tuple[str, ...], chunk_size: int,
+          progress: Callable[[int], None] | None) -> tuple[dict[str, str], int]:
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    fanout = _Fanout([*(h.update for h in hashers.values()), staging.write], chunk_size)
+    size = 0
+    try:
+        while not fanout.errors:
+            buf = fanout.free.get()
+            try:
+                n = os.readv(fd, [buf])
+            except OSError as exc:
+                raise WitnessError(_("Cannot read %(path)s: %(reason)s."),
+                                   code="source_unreadable", path=os.fsdecode(path),
+                                   reason=exc.strerror) from exc
+            if n == 0:
+                break
+            size += n
+            fanout.publish(buf, n)
+            if progress is not None:
+                progress(n)
+    finally:
+        fanout.finish()
+    if fanout.errors:
+        exc = fanout.errors[0]
+        if isinstance(exc, OSError):  # the staging copy could not be written (disk full …)
+            raise _store_failed(path, exc) from exc
+        raise exc
+    return {name: h.hexdigest() for name, h in hashers.items()}, size
+
+
+def sha256_of(chunks: Iterator[bytes]) -> tuple[str, int]:
+    """SHA-256 and size of a stream. The backend's reads run ahead of the hashing on their
+    own (filesystem: the kernel's sequential read-ahead; S3: the socket buffers), and chunks
+    are made and freed by this one thread, so the memory allocator reuses them instead of
+    piling them up in per-thread arenas (measured: RSS grew with every file otherwise)."""
+    h = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        h.update(chunk)
+        size += len(chunk)
+    return h.hexdigest(), size
+
+
+def store_file(path: str | os.PathLike, backend: BlobBackend,
+               algorithms: Iterable[str] = ("sha256",), *, actor=None,
+               chunk_size: int = CHUNK,
+               progress: Callable[[int], None] | None = None) -> StoredBlob:
+    """Store the file at ``path`` as a write-once original and register its :class:`Blob`.
+
+    ``progress(n)`` is called after each chunk of ``n`` bytes read from the source. Raises
+    WitnessError if the source is a symbolic link, not a regular file, unreadable, changes
+    while being read, or if the stored bytes do not read back identical; nothing is stored
+    then.
+    """
+    algorithms = check_algorithms(algorithms)
+    fd = _open_source(path)
+    try:
+        before = os.fstat(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        staging = backend.open_staging()
+        try:
+            digests, size = _copy(path, fd, staging, algorithms, chunk_size, progress)
+            after = os.fstat(fd)
+            try:
+                now = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                raise _changed(path) from None
+            if not (_fingerprint(before) == _fingerprint(after) == _fingerprint(now)
+                    and size == before.st_size):
+                raise _changed(path)
+            try:
+                staging.close()
+            except OSError as exc:  # fsync failed: the bytes may not be on the disk
+                raise _store_failed(path, exc) from exc
+            stored_sha256, stored_size = sha256_of(backend.read_staging(staging, chunk_size))
+            if (stored_sha256, stored_size) != (digests["sha256"], size):
+                raise WitnessError(
+                    _("The stored copy of %(path)s did not read back identical (SHA-256 "
+                      "%(stored)s instead of %(expected)s); nothing was stored."),
+                    code="verification_failed", path=os.fsdecode(path),
+                    stored=stored_sha256, expected=digests["sha256"])
+            final = backend.finalize(staging, digests["sha256"])
+        except BaseException:
+            backend.discard(staging)
+            raise
+    finally:
+        os.close(fd)
+    blob = register(backend, final.key, digests, size, actor=actor, created=final.created)
+    return StoredBlob(sha256=digests["sha256"], size=size, digests=dict(blob.digests),
+                      key=final.key, created=final.created, blob=blob)
+
+
+def register(backend: BlobBackend, key: str, digests: dict[str, str], size: int, *,
+             actor=None, created: bool) -> Blob:
+    """Create (or refresh) the Blob row of a verified final object, with its audit entry."""
+    now = timezone.now()
+    with transaction.atomic():
+        blob, new_row = Blob.objects.select_for_update().get_or_create(
+            sha256=digests["sha256"],
+            defaults={"size": size, "backend": backend.name, "key": key,
+                      "digests": digests, "stored_at": now, "verified_at": now})
+        if not new_row:
+            clash = {a for a, v in digests.items() if blob.digests.get(a, v) != v}
+            if clash or blob.size != size:
+                raise WitnessError(
+                    _("Blob %(sha256)s is registered with a different size or digest; "
+                      "the register must be examined."),
+                    code="blob_register_mismatch", sha256=blob.sha256)
+            blob.digests = {**blob.digests, **digests}
+            blob.verified_at = now
+            blob.save(update_fields=["digests", "verified_at"])
+        audit.append(actor, "blob.store", blob, details={
+            "sha256": blob.sha256, "size": size, "backend": backend.name, "key": key,
+            "digests": digests, "new_object": created, "new_row": new_row})
+    return blob
+
+
+@dataclass(frozen=True)
+class Fixity:
+    ok: bool
+    sha256: str | None  # what was read back; None if the object is missing
+    size: int | None
+
+
+def verify_blob(blob: Blob, backend: BlobBackend, *, actor=None) -> Fixity:
+    """Re-read a final object completely (from the medium, not a cache) and compare its
+    SHA-256 and size with the register. Success updates ``verified_at``; either way an
+    audit entry records the check (the audit issue's fixity job)."""
+    reader = getattr(backend, "read_uncached", None) or backend.read
+    try:
+        sha256, size = sha256_of(reader(blob.key))
+    except WitnessError as exc:
+        if exc.code != "not_found":
+            raise
+        sha256 = size = None
+    ok = sha256 == blob.sha256 and size == blob.size
+    with transaction.atomic():
+        if ok:
+            blob.verified_at = timezone.now()
+            blob.save(update_fields=["verified_at"])
+        audit.append(actor, "blob.verify", blob, outcome="success" if ok else "failure",
+                     details={"sha256": sha256, "size": size, "expected": blob.sha256,
+                              "key": blob.key, "backend": backend.name})
+    return Fixity(ok=ok, sha256=sha256, size=size)

@@ -265,7 +265,7 @@ def verify_blob(blob: Blob, backend: BlobBackend, *, actor=None) -> Fixity:
     """Re-read a final object completely (from the medium, not a cache) and compare its
     SHA-256 and size with the register. Success updates ``verified_at``; either way an
     audit entry records the check (the audit issue's fixity job)."""
-    reader = getattr(backend, "read_uncached", None) or backend.read
+    reader = backend.read_verified
     try:
         sha256, size = sha256_of(reader(blob.key))
     except WitnessError as exc:

@@ -92,3 +92,9 @@ class BlobBackend(abc.ABC):
     def read(self, key: str, start: int = 0, end: int | None = None,
              chunk_size: int = CHUNK) -> Iterator[bytes]:
         """Bytes ``start`` to ``end`` (exclusive; None = to the end) of a final object."""
+
+    def read_verified(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """The whole final object as read from the storage medium, never from a cache: what
+        a fixity check must read. An S3 GET always reaches the server; a backend whose reads
+        can be served from a local cache (the filesystem's page cache) overrides this."""
+        return self.read(key, chunk_size=chunk_size)

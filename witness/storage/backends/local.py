@@ -11,7 +11,7 @@ existing original can never be replaced), fsyncs the directory, then removes the
 name and fsyncs the staging directory. A crash at any point leaves either no final object
 or a complete, verified one, plus at most a staging leftover for ``clean_staging``.
 
-Verification reads (``read_staging``, ``read_uncached``) come from the disk, not from the
+Verification reads (``read_staging``, ``read_verified``) come from the disk, not from the
 page cache: the file is fsynced first, so all its pages are clean, and
 ``posix_fadvise(POSIX_FADV_DONTNEED)`` then evicts them — once for the whole file before
 reading and again for each chunk as it is read. This is the filesystem's read-back
@@ -272,7 +272,7 @@ class LocalBackend(BlobBackend):
         finally:
             os.close(fd)
 
-    def read_uncached(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def read_verified(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The whole final object as the disk returns it (fixity checks)."""
         fd = self._open(key)
         try:

@@ -159,7 +159,7 @@ def test_reads_check_keys_and_ranges(backend):
     sha = hashlib.sha256(data).hexdigest()
     key = backend.finalize(staged(backend, data), sha).key
     assert backend.exists(key) and backend.size(key) == 10
-    assert b"".join(backend.read_uncached(key, chunk_size=3)) == data
+    assert b"".join(backend.read_verified(key, chunk_size=3)) == data
     with pytest.raises(ValueError):
         list(backend.read(key, 5, 4))
     with pytest.raises(ValueError):

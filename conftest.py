@@ -10,6 +10,8 @@ from witness.org.models import Role
 from witness.testing import factories as f
 from witness.testing.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available
 
+pytest_plugins = ["witness.testing.s3"]  # s3_server, s3_backend: a real Ceph RGW
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _append_only_tables_survive_flush():

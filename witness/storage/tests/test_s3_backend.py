@@ -13,8 +13,7 @@ from botocore.exceptions import ClientError
 from witness.core.errors import NotFound, WitnessError
 from witness.storage.backends.base import content_key
 from witness.storage.backends.s3 import PART, S3Backend, part_size
-
-from .conftest import free_ports, make_backend
+from witness.testing.s3 import free_ports, make_backend
 
 MiB = 1024 * 1024
 

@@ -1,5 +1,6 @@
-"""A real S3 server for the storage tests: a throwaway single-node Ceph cluster with RGW,
-started once per test session (once per pytest-xdist worker) by scripts/ceph-rgw.sh."""
+"""A real S3 server for tests: a throwaway single-node Ceph cluster with RGW, started once
+per test session (once per pytest-xdist worker) by scripts/ceph-rgw.sh. A pytest plugin:
+the root conftest.py loads it, so any app's tests can ask for `s3_server` / `s3_backend`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "ceph-rgw.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ceph-rgw.sh"
 BINARIES = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph", "ceph-authtool",
             "monmaptool", "uuidgen", "curl")
 ACCESS_KEY, SECRET_KEY = "AKWITNESSTEST", "SKWITNESSTEST"

@@ -8,6 +8,8 @@ packages=(
   gettext                            # msgfmt: compiles the zh-hans catalogue
   chromium                           # browser tests (playwright drives Debian's Chromium)
   fonts-noto-cjk                     # Chinese glyphs in the browser and in PDFs
+  ffmpeg                             # ffprobe reads media facts on ingest; ffmpeg makes test media
+  espeak-ng                          # synthetic Mandarin speech for the demo recordings
   # a throwaway Ceph cluster with an S3 endpoint (RGW) for the S3 storage tests
   # (scripts/ceph-rgw.sh): monitor, OSD, RGW, the ceph/radosgw-admin tools, uuidgen, curl
   ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     # floor 2
     "witness.devices",
     "witness.activities",
+    # floor 4
+    "witness.ingest",
     # top
     "witness.web",
     "witness.cli",

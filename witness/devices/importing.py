@@ -74,12 +74,15 @@ def parse_status(text: str) -> DeviceStatus:
 
 
 DEVICE_COLUMNS = (
-    Column("kind", "类型", ("kind", "type", "设备类型")),
-    Column("serial", "序列号", ("serial", "serial number", "设备序列号", "编号"), max_length=100),
-    Column("model", "型号", ("model", "设备型号"), max_length=100),
+    # Aliases include the headers `witness device list` and the device pages print, so an
+    # exported list can be edited and imported back.
+    Column("kind", "类型", ("kind", "type", "设备类型", "类别")),
+    Column("serial", "序列号", ("serial", "serial number", "设备序列号", "编号", "设备编号"),
+           max_length=100),
+    Column("model", "型号", ("model", "设备型号"), required=False, max_length=100),
     Column("manufacturer", "厂商", ("manufacturer", "生产厂商", "厂家", "品牌"), required=False,
            max_length=100),
-    Column("unit", "所属单位", ("unit", "单位", "处室"), max_length=200),
+    Column("unit", "所属单位", ("unit", "单位", "处室", "部门", "所属部门"), max_length=200),
     Column("custodian", "保管人", ("custodian", "保管员"), required=False),
     Column("status", "状态", ("status", "设备状态"), required=False),
 )
@@ -110,7 +113,7 @@ def check_devices(path: Path, *, agency: Agency | None = None,
         values = {
             "kind": parse_cell(checked, number, "kind", raw["kind"], parse_kind) if raw["kind"]
             else None,
-            "serial": raw["serial"], "model": raw["model"],
+            "serial": raw["serial"], "model": raw.get("model", ""),
             "manufacturer": raw.get("manufacturer", ""),
             "unit": parse_cell(checked, number, "unit", raw["unit"], find_unit) if raw["unit"]
             else None,

@@ -94,7 +94,7 @@ def test_bad_device_rows_import_nothing(org, tmp_path):
         ["执法记录仪", "ZF-0003", "DSJ-A9", "", "执法一科", "同名", ""],               # 6
         ["执法记录仪", "ZF-0004", "DSJ-A9", "", "执法一科", "无此人", ""],             # 7
         ["执法记录仪", "ZF-0005", "DSJ-A9", "", "执法一科", "离职者", ""],             # 8
-        ["执法记录仪", "ZF-0006", "", "", "执法一科", "", "坏了"],                     # 9
+        ["执法记录仪", "ZF-0006", "", "", "执法一科", "", "坏了"],   # 9 (no model: allowed)
     ]
     path = write_csv(tmp_path / "d.csv", rows, "gb18030")
     before = counts()
@@ -105,7 +105,18 @@ def test_bad_device_rows_import_nothing(org, tmp_path):
         (6, "保管人", "同名", "ambiguous_person"),
         (7, "保管人", "无此人", "unknown_person"),
         (8, "保管人", "离职者", "inactive_person"),
-        (9, "型号", "", "required"),
         (9, "状态", "坏了", "bad_status"),
     ]
     assert counts() == before
+
+
+def test_headers_as_the_device_pages_print_them_and_no_model_column(org, tmp_path):
+    """DEV-1: a list exported from Witness (类别, 设备编号, 所属部门) imports back; the
+    model is optional, as it is when registering a device."""
+    path = write_csv(tmp_path / "devices.csv", [
+        ["类别", "设备编号", "所属部门"],
+        ["执法记录仪", "ZF-9001", "执法一科"],
+    ])
+    importing.save_devices(importing.check_devices(path, agency=org.agency))
+    device = Device.objects.get(serial="ZF-9001")
+    assert (device.unit, device.model) == (org.field, "")

@@ -203,7 +203,9 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
             if check is not None:
                 record_check(device, at=at, kind=CheckKind.AT_ISSUE, actor=actor, **check)
     except IntegrityError as exc:
-        if "device_one_open_issue" not in str(exc) and "device_id" not in str(exc):
+        # the partial unique index, as PostgreSQL and SQLite name it
+        if not any(name in str(exc) for name in ("device_one_open_issue",
+                                                  "devices_deviceissue.device_id")):
             raise
         # Two issues raced: the partial unique index kept the ledger right.
         raise WitnessError(_("Device %(serial)s was issued by someone else just now."),

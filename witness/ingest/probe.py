@@ -9,6 +9,7 @@ evidence, so bad media never raise: the facts say ``readable=False`` and why.
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import subprocess
@@ -26,6 +27,8 @@ EXIF_WINDOW = 64 * 1024
 PHOTO_CODECS = {"mjpeg", "png", "webp", "bmp", "tiff", "gif"}
 PHOTO_FORMATS = {"image2", "jpeg_pipe", "png_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif"}
 PLAYABLE_AUDIO_FORMATS = {"wav", "mp3", "aac"}
+# Demuxers that read other files named inside this one: a playlist is not evidence itself.
+PLAYLIST_FORMATS = {"hls", "concat", "dash"}
 PLAYABLE_PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
 
 
@@ -75,8 +78,11 @@ def probe(path) -> MediaFacts:
 
 
 def _ffprobe(path: Path) -> tuple[dict, Text | None]:
-    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-           str(path)]
+    # "file:" + an absolute path: a ":" in the name is no protocol, a leading "-" no option.
+    # Only the file protocol: a playlist disguised as media cannot reach the network.
+    target = "file:" + os.path.abspath(path)
+    cmd = ["ffprobe", "-v", "error", "-protocol_whitelist", "file", "-print_format", "json",
+           "-show_format", "-show_streams", target]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=FFPROBE_TIMEOUT, check=False)
     except FileNotFoundError:
@@ -93,8 +99,11 @@ def _ffprobe(path: Path) -> tuple[dict, Text | None]:
         data = {}
     if done.returncode or not data.get("format"):
         detail = error[-1] if error else f"exit status {done.returncode}"
-        detail = detail.removeprefix(f"{path}: ")
+        detail = detail.removeprefix(f"{target}: ")
         return {}, Text(_("ffprobe could not read the file: %(error)s"), error=detail)
+    if data["format"].get("format_name") in PLAYLIST_FORMATS:
+        return {}, Text(_("The file is a playlist that refers to other files (%(format)s), "
+                          "not media."), format=data["format"]["format_name"])
     if not data.get("streams"):
         return {}, Text(_("The file holds no audio, video or image streams."))
     return data, None
@@ -192,9 +201,9 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.strip())
-    except ValueError:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 UTC
         return None
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     # 0 in the MP4 (1904) or Unix (1970) epoch means "the clock was never set".
     return None if when.year < 1980 else when
 
@@ -242,7 +251,9 @@ def moov_before_mdat(path) -> bool:
                 return False
             f.seek(at)
             size, kind = struct.unpack(">I4s", f.read(8))
-            if size == 1:
+            if size == 1:  # a 64-bit size follows the header
+                if at + 16 > end:
+                    return False
                 size = struct.unpack(">Q", f.read(8))[0]
             elif size == 0:
                 size = end - at
@@ -259,17 +270,21 @@ def moov_before_mdat(path) -> bool:
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}
 
 
+# Whatever a damaged or hostile TIFF structure makes the reader trip over.
+EXIF_ERRORS = (struct.error, LookupError, TypeError, ValueError, ArithmeticError,
+               AttributeError)
+
+
 def read_exif(path) -> dict:
     """DateTimeOriginal (naive ``camera_time``; aware UTC ``creation_time`` when the camera
-    recorded its offset) and GPS, from the JPEG's EXIF segment. Damaged EXIF gives {}."""
+    recorded its offset) and GPS, from the JPEG's EXIF segment. Damaged EXIF gives no facts
+    (at worst {}), never an exception."""
     with open(path, "rb") as f:
         head = f.read(EXIF_WINDOW)
-    tiff = _exif_segment(head)
-    if tiff is None:
-        return {}
     try:
-        return _parse_tiff(tiff)
-    except (struct.error, IndexError, ValueError, ZeroDivisionError):
+        tiff = _exif_segment(head)
+        return _parse_tiff(tiff) if tiff is not None else {}
+    except EXIF_ERRORS:
         return {}
 
 
@@ -290,33 +305,71 @@ def _exif_segment(head: bytes) -> bytes | None:
 
 
 def _parse_tiff(tiff: bytes) -> dict:
-    order = {b"MM": ">", b"II": "<"}[tiff[:2]]
+    order = {b"MM": ">", b"II": "<"}.get(tiff[:2])
+    if order is None:
+        return {}
     ifd0 = _read_ifd(tiff, order, struct.unpack(order + "I", tiff[4:8])[0])
-    exif = _read_ifd(tiff, order, ifd0[0x8769][0]) if 0x8769 in ifd0 else {}
+    exif = _sub_ifd(tiff, order, ifd0.get(0x8769))
     result = {}
-    stamp = exif.get(0x9003) or ifd0.get(0x0132)
-    if stamp:
-        camera = datetime.strptime(stamp.strip(), "%Y:%m:%d %H:%M:%S")
+    camera = _camera_time(_text(exif.get(0x9003)) or _text(ifd0.get(0x0132)))
+    if camera is not None:
         result["camera_time"] = camera
-        offset = exif.get(0x9011)
-        if offset and re.fullmatch(r"[+-]\d\d:\d\d", offset.strip()):
-            sign = -1 if offset.strip()[0] == "-" else 1
-            hours, minutes = map(int, offset.strip()[1:].split(":"))
-            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
-            result["creation_time"] = camera.replace(tzinfo=zone).astimezone(UTC)
-    if 0x8825 in ifd0:
-        gps = _read_ifd(tiff, order, ifd0[0x8825][0])
-        if all(tag in gps for tag in (1, 2, 3, 4)):
-            lat = _dms(gps[2]) * (-1 if gps[1].strip().upper() == "S" else 1)
-            lon = _dms(gps[4]) * (-1 if gps[3].strip().upper() == "W" else 1)
-            if abs(lat) <= 90 and abs(lon) <= 180:
-                result["gps"] = Gps(latitude=lat, longitude=lon)
+        zone = _zone(_text(exif.get(0x9011)))
+        if zone is not None:
+            try:
+                result["creation_time"] = camera.replace(tzinfo=zone).astimezone(UTC)
+            except OverflowError:  # e.g. 0001:01:01 00:00:00 at +01:00
+                pass
+    gps = _sub_ifd(tiff, order, ifd0.get(0x8825))
+    lat = _coordinate(gps.get(2), _text(gps.get(1)), negative="S")
+    lon = _coordinate(gps.get(4), _text(gps.get(3)), negative="W")
+    if lat is not None and lon is not None and abs(lat) <= 90 and abs(lon) <= 180:
+        result["gps"] = Gps(latitude=lat, longitude=lon)
     return result
 
 
-def _dms(values) -> float:
+def _sub_ifd(tiff: bytes, order: str, pointer) -> dict:
+    """The IFD a LONG/SHORT pointer tag leads to; {} when the pointer or the IFD is bad."""
+    if not (isinstance(pointer, list) and len(pointer) == 1 and isinstance(pointer[0], int)):
+        return {}
+    try:
+        return _read_ifd(tiff, order, pointer[0])
+    except EXIF_ERRORS:
+        return {}
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) else None
+
+
+def _camera_time(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _zone(offset: str | None) -> timezone | None:
+    if not offset or not re.fullmatch(r"[+-]\d\d:\d\d", offset):
+        return None
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = map(int, offset[1:].split(":"))
+    try:
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    except ValueError:  # beyond ±24 hours
+        return None
+
+
+def _coordinate(values, ref: str | None, negative: str) -> float | None:
+    """Degrees from EXIF (degrees, minutes, seconds) rationals and an N/S or E/W reference."""
+    if ref is None or not (isinstance(values, list) and len(values) == 3):
+        return None
+    if not all(isinstance(v, int | float) for v in values):
+        return None
     d, m, s = values
-    return d + m / 60 + s / 3600
+    return (d + m / 60 + s / 3600) * (-1 if ref.upper() == negative else 1)
 
 
 def _read_ifd(tiff: bytes, order: str, offset: int) -> dict:

@@ -72,6 +72,9 @@ class VolumeFile(_Entry):
     kind: str  # video, audio or photo
     size: int
     mtime_ns: int
+    # (st_dev, st_ino) as scanned: storage.pipeline.store_file(expect=identity) refuses a
+    # different file at this path (a directory swapped for a symlink after the scan).
+    identity: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ def _walk(root: Path) -> Iterator[VolumeFile | Skipped]:
             elif stat.S_ISREG(st.st_mode):
                 kind = media_kind(name)
                 if kind:
-                    yield VolumeFile(path, rel, kind, st.st_size, st.st_mtime_ns)
+                    yield VolumeFile(path, rel, kind, st.st_size, st.st_mtime_ns,
+                                     (st.st_dev, st.st_ino))
                 else:
                     yield Skipped(path, rel, SkipReason.NOT_MEDIA)
             else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import queue
 import stat
@@ -34,6 +35,8 @@ from .backends.base import CHUNK, BlobBackend, Staging
 from .models import Blob
 
 POOL = 4  # buffers in flight: the slowest consumer lags the reader by at most POOL chunks
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,10 +186,13 @@ def sha256_of(chunks: Iterator[bytes]) -> tuple[str, int]:
 def store_file(path: str | os.PathLike, backend: BlobBackend,
                algorithms: Iterable[str] = ("sha256",), *, actor=None,
                chunk_size: int = CHUNK,
-               progress: Callable[[int], None] | None = None) -> StoredBlob:
+               progress: Callable[[int], None] | None = None,
+               expect: tuple[int, int] | None = None) -> StoredBlob:
     """Store the file at ``path`` as a write-once original and register its :class:`Blob`.
 
-    ``progress(n)`` is called after each chunk of ``n`` bytes read from the source. Raises
+    ``progress(n)`` is called after each chunk of ``n`` bytes read from the source.
+    ``expect`` = (st_dev, st_ino) seen when the volume was scanned: the file opened must be
+    that very file, so a directory swapped for a symlink after the scan is refused. Raises
     WitnessError if the source is a symbolic link, not a regular file, unreadable, changes
     while being read, or if the stored bytes do not read back identical; nothing is stored
     then.
@@ -195,8 +201,13 @@ def store_file(path: str | os.PathLike, backend: BlobBackend,
     fd = _open_source(path)
     try:
         before = os.fstat(fd)
+        if expect is not None and (before.st_dev, before.st_ino) != tuple(expect):
+            raise _changed(path)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        staging = backend.open_staging()
+        try:
+            staging = backend.open_staging()
+        except OSError as exc:
+            raise _store_failed(path, exc) from exc
         try:
             digests, size = _copy(path, fd, staging, algorithms, chunk_size, progress)
             after = os.fstat(fd)
@@ -211,16 +222,28 @@ def store_file(path: str | os.PathLike, backend: BlobBackend,
                 staging.close()
             except OSError as exc:  # fsync failed: the bytes may not be on the disk
                 raise _store_failed(path, exc) from exc
-            stored_sha256, stored_size = sha256_of(backend.read_staging(staging, chunk_size))
+            try:
+                stored_sha256, stored_size = sha256_of(backend.read_staging(staging,
+                                                                            chunk_size))
+            except OSError as exc:  # the read-back itself failed (e.g. EIO)
+                raise _store_failed(path, exc) from exc
             if (stored_sha256, stored_size) != (digests["sha256"], size):
                 raise WitnessError(
                     _("The stored copy of %(path)s did not read back identical (SHA-256 "
                       "%(stored)s instead of %(expected)s); nothing was stored."),
                     code="verification_failed", path=os.fsdecode(path),
                     stored=stored_sha256, expected=digests["sha256"])
-            final = backend.finalize(staging, digests["sha256"])
+            try:
+                final = backend.finalize(staging, digests["sha256"])
+            except OSError as exc:
+                raise _store_failed(path, exc) from exc
         except BaseException:
-            backend.discard(staging)
+            # A failing discard (say, S3 unreachable) must not hide the original error;
+            # the leftover is removed by clean_staging later.
+            try:
+                backend.discard(staging)
+            except Exception:
+                logger.exception("could not discard staging object %s", staging.name)
             raise
     finally:
         os.close(fd)
@@ -246,8 +269,11 @@ def register(backend: BlobBackend, key: str, digests: dict[str, str], size: int,
                       "the register must be examined."),
                     code="blob_register_mismatch", sha256=blob.sha256)
             blob.digests = {**blob.digests, **digests}
-            blob.verified_at = now
-            blob.save(update_fields=["digests", "verified_at"])
+            fields = ["digests"]
+            if created:  # bytes just stored and read back; a duplicate proves nothing new
+                blob.verified_at = now
+                fields.append("verified_at")
+            blob.save(update_fields=fields)
         audit.append(actor, "blob.store", blob, details={
             "sha256": blob.sha256, "size": size, "backend": backend.name, "key": key,
             "digests": digests, "new_object": created, "new_row": new_row})

@@ -250,3 +250,12 @@ def test_broken_clock_file_gives_none(tmp_path, content):
     _write(tmp_path / "time.txt", content)
     assert read_clock(tmp_path) is None
     assert read_clock(tmp_path / "missing") is None
+
+
+def test_scanned_files_carry_their_identity_for_the_store(tmp_path):
+    """ING-4: store_file(expect=file.identity) can refuse a file swapped after the scan."""
+    (tmp_path / "DCIM").mkdir()
+    (tmp_path / "DCIM" / "a.mp4").write_bytes(b"x")
+    found = [e for e in scan(tmp_path) if isinstance(e, VolumeFile)]
+    seen = os.lstat(tmp_path / "DCIM" / "a.mp4")
+    assert [f.identity for f in found] == [(seen.st_dev, seen.st_ino)]

@@ -75,6 +75,14 @@ def _load_sync_file_range():
 
 
 _sync_file_range = _load_sync_file_range()
+
+
+def _checked_sync(fd: int, offset: int, length: int, flags: int) -> None:
+    """sync_file_range, raising on failure: a WAIT call clears the file's pending write
+    error, so an EIO ignored here would let the later fsync report success."""
+    if _sync_file_range(fd, offset, length, flags) == -1:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
 _SFR_START, _SFR_WAIT = 2, 1 | 2 | 4  # WRITE; WAIT_BEFORE | WRITE | WAIT_AFTER
 WRITEBACK_WINDOW = 16 * 1024 * 1024
 
@@ -125,10 +133,10 @@ class LocalStaging(Staging):
         it: the disk works while the source is still being read, close() has little left
         to flush, and the page cache does not fill up with the copy."""
         waiting, previous = self._waiting, self._started
-        _sync_file_range(self._fd, previous, self.size - previous, _SFR_START)
+        _checked_sync(self._fd, previous, self.size - previous, _SFR_START)
         self._waiting, self._started = previous, self.size
         if previous > waiting:
-            _sync_file_range(self._fd, waiting, previous - waiting, _SFR_WAIT)
+            _checked_sync(self._fd, waiting, previous - waiting, _SFR_WAIT)
             _drop(self._fd, waiting, previous - waiting)
 
     def close(self) -> None:

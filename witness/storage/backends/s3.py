@@ -239,10 +239,9 @@ class S3Backend(BlobBackend):
             created = False
         if existing != staging.size:
             raise WitnessError(
-                _("The stored object %(key)s has %(stored)s bytes, not the expected %(size)s; "
-                  "the staged copy %(staging)s was kept for inspection."),
-                code="s3_size_mismatch", key=key, stored=existing, size=staging.size,
-                staging=staging.name)
+                _("The stored object %(key)s has %(stored)s bytes, not the expected %(size)s: "
+                  "it must be examined; nothing was stored or replaced."),
+                code="s3_size_mismatch", key=key, stored=existing, size=staging.size)
         self.delete_staging_version(staging.name, staging.version_id)
         return FinalObject(key=key, size=staging.size, created=created)
 

@@ -80,7 +80,8 @@ def test_store_file_registers_the_blob_once(tmp_path, backend):
     assert Blob.objects.count() == 1
     blob.refresh_from_db()
     assert blob.digests == {"sha256": first.sha256, "sm3": hashlib.new("sm3", data).hexdigest()}
-    assert blob.verified_at >= first.blob.verified_at
+    # a duplicate reads nothing back from the stored original: it proves nothing new
+    assert blob.verified_at == first.blob.verified_at
     entries = AuditEntry.objects.filter(action="blob.store", object_id=str(blob.pk))
     assert [e.details["new_object"] for e in entries.order_by("id")] == [True, False]
     assert len(finals(backend)) == 1 and leftovers(backend) == []
@@ -250,3 +251,27 @@ def test_a_failing_staging_write_is_reported_and_leaves_nothing(tmp_path, backen
         signal.signal(signal.SIGXFSZ, handler)
     assert err.value.code == "storage_failed"
     assert_nothing_stored(backend)
+
+
+def test_a_file_swapped_after_the_scan_is_refused(tmp_path, backend):
+    """ING-4: the file opened must be the file the volume scan saw (st_dev, st_ino), so a
+    directory swapped for a symlink out of the volume after the scan stores nothing."""
+    path = source(tmp_path, b"evidence")
+    seen = os.lstat(path)
+    os.replace(source(tmp_path, b"SECRET OUTSIDE", "other.mp4"), path)
+    with pytest.raises(WitnessError) as caught:
+        store_file(path, backend, expect=(seen.st_dev, seen.st_ino))
+    assert caught.value.code == "file_changed"
+    assert finals(backend) == [] and leftovers(backend) == []
+
+
+def test_a_storage_failure_is_a_clear_error_not_a_raw_oserror(tmp_path, backend,
+                                                               monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(backend, "finalize", broken)
+    with pytest.raises(WitnessError) as caught:
+        store_file(source(tmp_path, b"x" * 10), backend)
+    assert caught.value.code == "storage_failed"
+    assert finals(backend) == [] and leftovers(backend) == []

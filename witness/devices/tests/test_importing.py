@@ -2,9 +2,7 @@
 a status other than in service recorded as a device event (DEV-5), and a bad row rejects
 the whole file, named as Excel numbers it (header = row 1)."""
 
-import csv
 
-import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -14,24 +12,11 @@ from witness.devices import importing
 from witness.devices.models import Device, DeviceEvent
 from witness.org.models import Person, PersonUnitHistory
 from witness.org.services import create_person
+from witness.testing.tables import write_csv, write_xlsx
 
 DEVICE_HEADER = ["类型", "序列号", "型号", "厂商", "所属单位", "保管人", "状态"]
 
 
-def write_csv(path, rows, encoding="utf-8"):
-    with path.open("w", encoding=encoding, newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    return path
-
-
-def write_xlsx(path, rows):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    book.create_sheet("其他").append(["ignored"])
-    book.save(path)
-    return path
 
 
 @pytest.fixture

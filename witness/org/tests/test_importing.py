@@ -2,9 +2,7 @@
 row rejects the whole file and is named as Excel numbers it (header = row 1), good files
 are saved in one transaction through the audited services."""
 
-import csv
 
-import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -14,24 +12,11 @@ from witness.devices.models import Device
 from witness.org import importing
 from witness.org.models import Person, PersonUnitHistory
 from witness.org.services import create_person, roles_at
+from witness.testing.tables import write_csv, write_xlsx
 
 PEOPLE_HEADER = ["姓名", "执法证号", "单位", "角色", "电话", "用户名", "在职"]
 
 
-def write_csv(path, rows, encoding="utf-8", delimiter=","):
-    with path.open("w", encoding=encoding, newline="") as fh:
-        csv.writer(fh, delimiter=delimiter).writerows(rows)
-    return path
-
-
-def write_xlsx(path, rows):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    book.create_sheet("其他").append(["ignored"])
-    book.save(path)
-    return path
 
 
 WRITERS = {

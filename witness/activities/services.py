@@ -9,8 +9,7 @@ and ``create_activity``/``update_activity`` attach a warning to the returned act
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, prefetch_related_objects
@@ -27,10 +26,10 @@ from witness.activities.models import (
 )
 from witness.audit import services as audit
 from witness.core.errors import NotFound, Text, WitnessError
+from witness.core.times import not_in_future
 from witness.org.models import Agency, Person, Role, Unit
 from witness.org.services import roles_at
 from witness.profiles import services as profiles
-from witness.profiles.models import ProfileActivation
 from witness.profiles.schema import ActivityType
 
 TEXT_FIELDS = ("place", "party", "scene", "party_conduct", "violations_found")
@@ -39,7 +38,6 @@ UPDATABLE = frozenset({"unit", "activity_type", "place", "arrived_at", "departed
                        "recorder", "case", "evidence_items", "returned_to_unit_at",
                        *TEXT_FIELDS, *FLAG_FIELDS})
 # A device clock or a form a few minutes fast is tolerated; a time beyond this is refused.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 MOMENTS = {
     "arrived_at": _("The arrival"),
     "departed_at": _("The departure"),
@@ -63,11 +61,8 @@ def _local(value: datetime | None) -> str | None:
 
 
 def _not_in_future(name: str, value: datetime | None) -> None:
-    """Only what has happened is recorded: refuse ``value`` more than a few minutes ahead."""
-    if value is not None and value > timezone.now() + FUTURE_TOLERANCE:
-        raise WitnessError(_("%(what)s (%(at)s) is in the future; only what has already "
-                             "happened can be recorded."), code="time_in_future",
-                           what=MOMENTS[name], at=_local(value))
+    if value is not None:
+        not_in_future(value, MOMENTS[name])
 
 
 def _user(actor):
@@ -463,18 +458,14 @@ def type_names(agency: Agency, at: datetime) -> dict[str, str]:
 
 def _type_names_at(agency: Agency):
     """A function ``at -> {code: name}`` for the profile version in force at ``at``: the
-    agency's activations are read once and each version's profile parsed once. It picks
-    the version as ``profiles.version_in_force`` does: the latest activation at or before
-    ``at``, else the first one."""
-    activations = list(ProfileActivation.objects.filter(agency=agency)
-                       .select_related("version").order_by("effective_from", "id"))
-    starts = [a.effective_from for a in activations]
+    agency's activations are read once and each version's profile parsed once."""
+    version_at = profiles.versions_in_force(agency)
     by_version: dict[int, dict[str, str]] = {}
 
     def names(at: datetime) -> dict[str, str]:
-        if not activations:
+        version = version_at(at)
+        if version is None:
             return {}
-        version = activations[max(bisect_right(starts, at) - 1, 0)].version
         if version.pk not in by_version:
             profile = profiles.profile_of(version)
             by_version[version.pk] = {t.code: t.name for t in profile.activity_types}

@@ -10,7 +10,7 @@ would roll the refusal record back with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from witness.audit import services as audit
 from witness.audit.models import Outcome
 from witness.core.errors import NotFound, Refused, Text, WitnessError
+from witness.core.times import not_in_future
 from witness.devices.models import (
     CheckKind,
     Device,
@@ -37,16 +38,8 @@ from witness.org.services import unit_at
 from witness.profiles import services as profiles
 
 # A time "now" on a client may run a little ahead of the server's clock.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 # PreUseCheck.drift_seconds is a 32-bit integer column.
 MAX_DRIFT_SECONDS = 2**31 - 1
-
-
-def _not_in_future(at: datetime) -> datetime:
-    if at > timezone.now() + FUTURE_TOLERANCE:
-        raise WitnessError(_("The time %(at)s is in the future."), code="time_in_future",
-                           at=timezone.localtime(at).strftime("%Y-%m-%d %H:%M"))
-    return at
 
 
 def _same_agency(device: Device, person: Person | None) -> None:
@@ -146,7 +139,7 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
     ``battery_percent``, ``free_storage_mb``, ``device_time`` …) records the pre-use check
     at issue (DEV-4, A7, B12) in the same transaction as the ledger line; where no check
     was made, ``no_check_reason`` says why and goes into the audit entry."""
-    at = _not_in_future(at or timezone.now())
+    at = not_in_future(at or timezone.now())
     if device.status != DeviceStatus.IN_SERVICE:
         raise WitnessError(_("Device %(serial)s is %(status)s and cannot be issued."),
                            code="not_in_service", serial=device.serial,
@@ -217,7 +210,7 @@ def issue_device(device: Device, holder: Person, *, at: datetime | None = None,
 def return_device(device: Device, *, at: datetime | None = None, notes: str = "",
                   actor=None) -> DeviceIssue:
     """Take ``device`` back (归还)."""
-    at = _not_in_future(at or timezone.now())
+    at = not_in_future(at or timezone.now())
     issue = DeviceIssue.objects.select_for_update().filter(
         device=device, returned_at__isnull=True).first()
     if issue is None:
@@ -247,7 +240,7 @@ def record_check(device: Device, checked_by: Person, *, battery_percent: int,
 
     ``kind`` defaults to "at issue" for the first check of an open ledger line and
     "before use" otherwise; :func:`issue_device` and the CLI say it explicitly."""
-    at = _not_in_future(at or timezone.now())
+    at = not_in_future(at or timezone.now())
     _same_agency(device, checked_by)
     if device.status in (DeviceStatus.LOST, DeviceStatus.RETIRED):
         raise WitnessError(_("Device %(serial)s is %(status)s; it cannot be checked."),
@@ -325,7 +318,7 @@ def record_event(device: Device, kind: str, description: str, *,
                              "service."), code="bad_back_in_service")
     event = DeviceEvent.objects.create(
         device=device, kind=kind, description=description.strip(), responsible=responsible,
-        amount_yuan=amount_yuan, occurred_at=_not_in_future(occurred_at or timezone.now()),
+        amount_yuan=amount_yuan, occurred_at=not_in_future(occurred_at or timezone.now()),
         recorded_by=actor if getattr(actor, "is_authenticated", False) else None)
     before = device.status
     after = DeviceStatus.IN_SERVICE if back_in_service else _STATUS_AFTER.get(kind, before)

@@ -78,7 +78,7 @@ def unit_at(person: Person, at: datetime) -> Unit:
     return entry.unit if entry else person.unit
 
 
-def _check_badge(agency: Agency, badge_number: str | None, exclude: int | None = None) -> None:
+def _check_badge(badge_number: str | None, exclude: int | None = None) -> None:
     if not badge_number:
         return
     qs = Person.objects.filter(badge_number=badge_number)
@@ -101,7 +101,7 @@ def create_person(agency: Agency, name: str, unit: Unit, *, badge_number: str | 
     if not name:
         raise WitnessError(_("A person needs a name."), code="name_required")
     badge_number = (badge_number or "").strip() or None
-    _check_badge(agency, badge_number)
+    _check_badge(badge_number)
     effective_from = effective_from or timezone.now()
     person = Person.objects.create(agency=agency, name=name, unit=unit,
                                    badge_number=badge_number, phone=phone, user=user,

@@ -14,6 +14,8 @@ import os
 import re
 import tempfile
 import tomllib
+from bisect import bisect_right
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -148,21 +150,32 @@ def apply(agency: Agency, name: str, *, effective_from: datetime | None = None,
     return activation
 
 
+def versions_in_force(agency: Agency) -> Callable[[datetime], ProfileVersion | None]:
+    """``at -> version in force`` for many moments from one query: the latest activation at
+    or before ``at``; before the first activation the first activated version applies
+    (there was no other rule set in the system). None if the agency has none."""
+    activations = list(ProfileActivation.objects.filter(agency=agency)
+                       .select_related("version").order_by("effective_from", "id"))
+    starts = [a.effective_from for a in activations]
+
+    def at(moment: datetime) -> ProfileVersion | None:
+        if not activations:
+            return None
+        return activations[max(bisect_right(starts, moment) - 1, 0)].version
+
+    return at
+
+
 def version_in_force(agency: Agency, at: datetime, *, required: bool = True):
-    """The profile version in force for ``agency`` at ``at``. Before the first activation
-    the first activated version applies (there was no other rule set in the system)."""
-    activation = (ProfileActivation.objects.filter(agency=agency, effective_from__lte=at)
-                  .select_related("version").order_by("-effective_from", "-id").first())
-    if activation is None:
-        activation = (ProfileActivation.objects.filter(agency=agency)
-                      .select_related("version").order_by("effective_from", "id").first())
-    if activation is None:
+    """The profile version in force for ``agency`` at ``at`` (see versions_in_force)."""
+    version = versions_in_force(agency)(at)
+    if version is None:
         if required:
             raise NotFound(_("Agency %(agency)s has no active profile. Apply one with "
                              "'witness profile apply NAME'."), agency=agency.name,
                            code="no_profile")
         return None
-    return activation.version
+    return version
 
 
 def active_version(agency: Agency, *, required: bool = True):

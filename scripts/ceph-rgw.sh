@@ -9,7 +9,18 @@
 #
 # Distinct DIR and ports let several clusters run side by side (one per pytest-xdist worker).
 # S3 keys: $CEPH_RGW_ACCESS_KEY / $CEPH_RGW_SECRET_KEY (default AKTEST / SKTEST).
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "ceph-rgw.sh: line $LINENO: \"$BASH_COMMAND\" failed with exit status $?" >&2' ERR
+
+# A command that talks to the monitor, tried again while the monitor is still starting.
+retry() {
+  local i
+  for i in $(seq 40); do
+    "$@" && return 0
+    sleep 0.5
+  done
+  "$@"
+}
 
 usage() { echo "usage: $0 start DIR MON_PORT RGW_PORT | stop DIR" >&2; exit 2; }
 
@@ -46,6 +57,8 @@ start() {
 [global]
 fsid = $fsid
 mon host = v1:127.0.0.1:$mon_port
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
 auth cluster required = none
 auth service required = none
 auth client required = none
@@ -79,9 +92,9 @@ CONF
   monmaptool --create --add a "v1:127.0.0.1:$mon_port" --fsid "$fsid" "$dir/monmap" >/dev/null
   ceph-mon "${c[@]}" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring"
   ceph-mon "${c[@]}" -i a
-  ceph "${c[@]}" osd create >/dev/null
+  retry ceph "${c[@]}" --connect-timeout 10 osd create >/dev/null
   ceph-osd "${c[@]}" -i 0 --mkfs 2>"$dir/log/osd-mkfs.err"
-  ceph-osd "${c[@]}" -i 0 2>>"$dir/log/osd-start.err"
+  retry ceph-osd "${c[@]}" -i 0 2>>"$dir/log/osd-start.err"
   radosgw "${c[@]}" -n client.rgw.a
   local url="http://127.0.0.1:$rgw_port"
   for _ in $(seq 120); do
@@ -89,7 +102,7 @@ CONF
     sleep 0.25
   done
   curl -sf -o /dev/null "$url/" || { echo "RGW did not answer at $url" >&2; exit 1; }
-  radosgw-admin "${c[@]}" user create --uid=test --display-name=test \
+  retry radosgw-admin "${c[@]}" user create --uid=test --display-name=test \
     --access-key="$access" --secret="$secret" >/dev/null
   echo "$url"
 }

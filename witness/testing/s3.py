@@ -1,9 +1,16 @@
-"""A real S3 server for tests: a throwaway single-node Ceph cluster with RGW, started once
-per test session (once per pytest-xdist worker) by scripts/ceph-rgw.sh. A pytest plugin:
-the root conftest.py loads it, so any app's tests can ask for `s3_server` / `s3_backend`."""
+"""A real S3 server for tests: a throwaway single-node Ceph cluster with RGW, started by
+scripts/ceph-rgw.sh the first time a test asks for it. A pytest plugin: the root conftest.py
+loads it, so any app's tests can ask for `s3_server` / `s3_backend`.
+
+One cluster per test run, shared by every pytest-xdist worker: two clusters side by side on
+one machine talk to each other's daemons now and then (seen here: an OSD refused by the other
+cluster's monitor with "wrong fsid"), so the first worker that needs one starts it under a
+file lock and the others read its endpoint. The controlling process stops it at the end."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import socket
@@ -19,6 +26,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ceph-rgw.sh"
 BINARIES = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "ceph", "ceph-authtool",
             "monmaptool", "uuidgen", "curl")
 ACCESS_KEY, SECRET_KEY = "AKWITNESSTEST", "SKWITNESSTEST"
+ATTEMPTS = 3
+STATE = "ceph-rgw.json"  # in the run's shared temporary folder: endpoint and directory
 
 
 @dataclass(frozen=True)
@@ -40,25 +49,52 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _logs(directory: str) -> str:
+    """The start-up output and the tail of every daemon's log, for a failure message."""
+    parts = []
+    for path in [Path(directory + ".log"), *sorted(Path(directory, "log").glob("*"))]:
+        try:
+            lines = path.read_text(errors="replace").splitlines()[-25:]
+        except OSError:
+            continue
+        parts.append(f"--- {path.name}\n" + "\n".join(lines))
+    return "\n".join(parts)
+
+
 def _start(directory: str) -> str | None:
-    """Start a cluster in ``directory``; its endpoint, or None (log kept in the directory)."""
+    """Start a cluster in ``directory``; its endpoint, or None (logs kept beside it)."""
     mon, rgw = free_ports(2)
     env = {**os.environ, "CEPH_RGW_ACCESS_KEY": ACCESS_KEY, "CEPH_RGW_SECRET_KEY": SECRET_KEY}
     log = Path(directory + ".log")
     with log.open("w") as out:  # a file, not a pipe: the daemons inherit it
         done = subprocess.run([str(SCRIPT), "start", directory, str(mon), str(rgw)],
-                              stdout=out, stderr=out, env=env, timeout=180, check=False)
+                              stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env,
+                              timeout=240, check=False)
     return f"http://127.0.0.1:{rgw}" if done.returncode == 0 else None
 
 
 def _stop(directory: str) -> None:
     subprocess.run([str(SCRIPT), "stop", directory], timeout=60, check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
 
 
-@pytest.fixture(scope="session")
-def s3_server():
-    """Endpoint and keys of a running Ceph RGW; fails under CI=true if Ceph is missing."""
+def start_cluster(root: str) -> tuple[str, str]:
+    """(endpoint, directory) of a new cluster under ``root``; pytest.fail with the daemons'
+    logs when it does not come up in ATTEMPTS tries (a port taken between choosing and
+    binding, a slow monitor)."""
+    failures = []
+    for attempt in range(ATTEMPTS):
+        directory = os.path.join(root, f"c{attempt}")
+        endpoint = _start(directory)
+        if endpoint:
+            return endpoint, directory
+        failures.append(f"attempt {attempt + 1}:\n{_logs(directory)}")
+        _stop(directory)
+    pytest.fail("Ceph RGW did not start:\n" + "\n".join(failures))
+
+
+def _check_binaries() -> None:
     missing = [b for b in BINARIES if shutil.which(b) is None]
     if missing:
         reason = (f"Ceph RGW binaries missing ({', '.join(missing)}); "
@@ -66,22 +102,53 @@ def s3_server():
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    # A short path: Ceph's admin sockets live in it and Unix socket paths are short.
-    root = tempfile.mkdtemp(prefix="ceph-")
-    directory = os.path.join(root, "c")
-    try:
-        endpoint = None
-        for _ in range(2):  # a port taken between choosing and binding: try once more
-            endpoint = _start(directory)
-            if endpoint:
-                break
-            _stop(directory)
-        if not endpoint:
-            pytest.fail("Ceph RGW did not start:\n" + Path(directory + ".log").read_text())
-        yield S3Server(endpoint=endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
-    finally:
-        _stop(directory)
-        shutil.rmtree(root, ignore_errors=True)
+
+
+def _shared_folder(config) -> Path:
+    """A folder every process of this run sees: the controller's base temporary folder
+    (xdist workers get sub-folders of it)."""
+    base = config._tmp_path_factory.getbasetemp()
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+@pytest.fixture(scope="session")
+def s3_server(pytestconfig):
+    """Endpoint and keys of the run's Ceph RGW; fails under CI=true if Ceph is missing."""
+    _check_binaries()
+    shared = _shared_folder(pytestconfig)
+    with open(shared / "ceph-rgw.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = shared / STATE
+        if state.exists():
+            saved = json.loads(state.read_text())
+            if "failure" in saved:  # another worker tried already: do not wait again
+                pytest.fail(saved["failure"])
+            endpoint = saved["endpoint"]
+        else:
+            # A short path: Ceph's admin sockets live in it and Unix socket paths are short.
+            root = tempfile.mkdtemp(prefix="ceph-")
+            try:
+                endpoint, directory = start_cluster(root)
+            except BaseException as exc:
+                state.write_text(json.dumps({"failure": str(exc), "root": root}))
+                raise
+            state.write_text(json.dumps({"endpoint": endpoint, "directory": directory,
+                                         "root": root}))
+    yield S3Server(endpoint=endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+
+
+def pytest_sessionfinish(session):
+    """The controlling process (not an xdist worker) stops the run's cluster, if any."""
+    if hasattr(session.config, "workerinput"):
+        return
+    state = _shared_folder(session.config) / STATE
+    if not state.exists():
+        return
+    saved = json.loads(state.read_text())
+    if saved.get("directory"):
+        _stop(saved["directory"])
+    shutil.rmtree(saved["root"], ignore_errors=True)
+    state.unlink()
 
 
 def make_backend(server: S3Server, **changes):

@@ -21,7 +21,10 @@ through the retention issue's approved purge, which will add its own narrowly na
 from __future__ import annotations
 
 import abc
+import os
 import re
+import socket
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +38,35 @@ def content_key(sha256: str) -> str:
     if not SHA256_HEX.match(sha256):
         raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
     return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def staging_token() -> str:
+    """A new staging name: ``<host>~<pid>~<uuid4>``. The owner in the name lets a later run
+    on the same host remove the leftovers of a process that died (kill -9, power loss) at
+    once, while a concurrent ingest's staging objects are left alone."""
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
+    return f"{host}~{os.getpid()}~{uuid.uuid4()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def orphaned(name: str) -> bool:
+    """True if the staging object ``name`` (a base name) was written by a process of this
+    host that no longer runs. Names of another host, or of an older format, are never
+    judged orphaned: only their age removes them."""
+    parts = name.split("~")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
+    return parts[0] == host and int(parts[1]) != os.getpid() and not _alive(int(parts[1]))
 
 
 @dataclass(frozen=True)
@@ -80,7 +112,8 @@ class BlobBackend(abc.ABC):
 
     @abc.abstractmethod
     def clean_staging(self, older_than: timedelta) -> int:
-        """Remove staging leftovers older than ``older_than``; return how many."""
+        """Remove staging leftovers older than ``older_than``, and at once those of a
+        process of this host that is gone (``orphaned``); return how many."""
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool: ...

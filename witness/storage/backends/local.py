@@ -2,7 +2,7 @@
 
 Layout under ``root``::
 
-    staging/<uuid4>.part      private (0600), created with O_EXCL, one writer
+    staging/<host>~<pid>~<uuid4>.part   private (0600), created with O_EXCL, one writer
     sha256/ab/cd/<sha256>     final originals, read-only (0444), never replaced
 
 Durability: ``Staging.close()`` fsyncs the file; ``finalize`` makes the file read-only,
@@ -25,7 +25,6 @@ import ctypes
 import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -34,7 +33,15 @@ from django.utils.translation import gettext_lazy as _
 
 from witness.core.errors import NotFound, WitnessError
 
-from .base import CHUNK, BlobBackend, FinalObject, Staging, content_key
+from .base import (
+    CHUNK,
+    BlobBackend,
+    FinalObject,
+    Staging,
+    content_key,
+    orphaned,
+    staging_token,
+)
 
 KEY = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})$")
 STAGING_DIR = "staging"
@@ -171,7 +178,7 @@ class LocalBackend(BlobBackend):
 
     def open_staging(self) -> LocalStaging:
         _makedirs_durable(self.staging_dir)
-        return LocalStaging(self.staging_dir / f"{uuid.uuid4()}{SUFFIX}")
+        return LocalStaging(self.staging_dir / f"{staging_token()}{SUFFIX}")
 
     def _closed(self, staging: Staging) -> LocalStaging:
         if not isinstance(staging, LocalStaging) or Path(staging.name).parent != self.staging_dir:
@@ -231,7 +238,8 @@ class LocalBackend(BlobBackend):
         for entry in os.scandir(self.staging_dir):
             if not entry.name.endswith(SUFFIX) or not entry.is_file(follow_symlinks=False):
                 continue
-            if entry.stat(follow_symlinks=False).st_mtime < limit:
+            if (orphaned(entry.name[:-len(SUFFIX)])
+                    or entry.stat(follow_symlinks=False).st_mtime < limit):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
                     removed += 1

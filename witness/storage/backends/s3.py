@@ -3,10 +3,10 @@
 Keys handed in and out (``FinalObject.key``, ``exists``, ``size``, ``read``) are relative
 to the configured ``prefix``; the object in the bucket is ``<prefix><key>``.
 
-Staging objects are ``<prefix>staging/<uuid4>``, written with a multipart upload (parts of
-8 MiB and more; a file smaller than one part is sent with one PUT at ``close()``), so that no
-more than about two parts are ever held in memory. Every delete of a staging object names its
-version, so that a versioned bucket keeps no hidden copy of it.
+Staging objects are ``<prefix>staging/<host>~<pid>~<uuid4>``, written with a multipart upload
+(parts of 8 MiB and more; a file smaller than one part is sent with one PUT at ``close()``),
+so that no more than about two parts are ever held in memory. Every delete of a staging
+object names its version, so that a versioned bucket keeps no hidden copy of it.
 
 Write-once finalisation: HEAD of the content key; if it exists with the same size, the staged
 copy is dropped (``created=False``). Otherwise a server-side copy with ``If-None-Match: *``.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +36,15 @@ from django.utils.translation import gettext_lazy as _
 
 from witness.core.errors import NotFound, Text, WitnessError
 
-from .base import CHUNK, BlobBackend, FinalObject, Staging, content_key
+from .base import (
+    CHUNK,
+    BlobBackend,
+    FinalObject,
+    Staging,
+    content_key,
+    orphaned,
+    staging_token,
+)
 
 PART = 8 * 1024 * 1024  # multipart upload part; grows every 1000 parts (S3 allows 10 000)
 COPY_THRESHOLD = 5 * 1024**3  # CopyObject's limit; larger objects use UploadPartCopy
@@ -181,7 +188,7 @@ class S3Backend(BlobBackend):
     # -- staging ----------------------------------------------------------------------------
 
     def open_staging(self) -> S3Staging:
-        return S3Staging(self, f"{self.prefix}staging/{uuid.uuid4()}")
+        return S3Staging(self, f"{self.prefix}staging/{staging_token()}")
 
     def read_staging(self, staging: Staging, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """A full GET of the staged object (never an ETag or HEAD): the verification read."""
@@ -326,7 +333,8 @@ class S3Backend(BlobBackend):
                 Bucket=self.bucket, Prefix=staging)
             for page in pages:
                 for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                    if version["LastModified"] < cutoff:
+                    if (version["LastModified"] < cutoff
+                            or orphaned(version["Key"].rpartition("/")[2])):
                         self.delete_staging_version(version["Key"], version.get("VersionId"))
                         if "Size" in version:  # delete markers hold no bytes
                             count += 1
@@ -334,7 +342,8 @@ class S3Backend(BlobBackend):
                 Bucket=self.bucket, Prefix=staging)
             for page in pages:
                 for upload in page.get("Uploads", []):
-                    if upload["Initiated"] < cutoff:
+                    if (upload["Initiated"] < cutoff
+                            or orphaned(upload["Key"].rpartition("/")[2])):
                         self.client.abort_multipart_upload(
                             Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
                         count += 1

@@ -3,12 +3,14 @@
 import hashlib
 import os
 import stat
+import subprocess
 import time
 from datetime import timedelta
 
 import pytest
 
 from witness.core.errors import NotFound, WitnessError
+from witness.storage.backends import base
 from witness.storage.backends.base import BlobBackend, content_key
 from witness.storage.backends.local import LocalBackend
 
@@ -126,6 +128,25 @@ def test_clean_staging_removes_only_old_leftovers(backend):
     assert not old.path.exists() and new.path.exists() and unrelated.exists()
     assert backend.clean_staging(timedelta(hours=1)) == 0
     assert LocalBackend(backend.root / "nowhere").clean_staging(timedelta(0)) == 0
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_clean_staging_removes_a_dead_process_leftover_at_once(backend, monkeypatch):
+    """A kill -9 during ingest: the next run removes that staging file without waiting for
+    it to age, and leaves a live process's staging file alone (station mode runs several
+    ingests at once)."""
+    monkeypatch.setattr(base.os, "getpid", dead_pid)
+    crashed = staged(backend, b"killed while copying", close=False)
+    monkeypatch.undo()
+    live = staged(backend, b"another ingest, still running", close=False)
+    assert f"~{os.getpid()}~" in live.path.name
+    assert backend.clean_staging(timedelta(hours=1)) == 1
+    assert not crashed.path.exists() and live.path.exists()
 
 
 def test_leftover_staging_link_of_a_final_object_is_cleaned_without_harm(backend):

@@ -147,6 +147,27 @@ def test_abort_leaves_nothing(s3_backend):
     assert keys_under(s3_backend, "staging/") == []
 
 
+def test_clean_staging_removes_a_dead_process_leftover_at_once(s3_backend, monkeypatch):
+    """Leftovers of a killed ingest go at the next run (an unfinished multipart upload and
+    a completed staging object), a live process's upload stays."""
+    from witness.storage.backends import base
+    from witness.storage.tests.test_local import dead_pid
+
+    monkeypatch.setattr(base.os, "getpid", dead_pid)
+    stage(s3_backend, [b"completed, never finalized"])
+    crashed = s3_backend.open_staging()
+    for chunk in random_chunks(PART, seed=3):
+        crashed.write(chunk)
+    monkeypatch.undo()
+    live = s3_backend.open_staging()
+    for chunk in random_chunks(PART, seed=4):
+        live.write(chunk)
+    assert s3_backend.clean_staging(timedelta(hours=1)) == 2
+    assert [u["Key"] for u in s3_backend.client.list_multipart_uploads(
+        Bucket=s3_backend.bucket).get("Uploads", [])] == [live.name]
+    live.abort()
+
+
 def test_clean_staging_removes_old_leftovers_only(s3_backend):
     kept, sha = stage(s3_backend, [b"kept"])
     final = s3_backend.finalize(kept, sha)

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     # floor 2
     "witness.devices",
     "witness.activities",
+    # floor 3
+    "witness.recordings",
     # floor 4
     "witness.ingest",
     # top

@@ -144,6 +144,10 @@ def _facts(path: Path, data: dict) -> MediaFacts:
         facts.gps = facts.gps or exif.get("gps")
     if "mp4" in (container or "") or "mov" in (container or ""):
         facts.faststart = moov_before_mdat(path)
+        if mp4_cut_short(path):  # the index is there, the media it points to is not
+            facts.readable = False
+            facts.reason = Text(_("The file is cut short: its last part is missing (an "
+                                  "interrupted copy or recording)."))
     facts.browser_playable = _playable(facts, video)
     return facts
 
@@ -237,6 +241,35 @@ def _angle(text: str, degree_digits: int) -> float | None:
     return sign * (numbers[0] + numbers[1] / 60 + numbers[2] / 3600)
 
 
+def _top_level_boxes(f, end: int):
+    """(kind, start, declared size) of each top-level MP4/MOV box, as far as they go."""
+    at = 0
+    for _step in range(100_000):
+        if at + 8 > end:
+            return
+        f.seek(at)
+        size, kind = struct.unpack(">I4s", f.read(8))
+        if size == 1:  # a 64-bit size follows the header
+            if at + 16 > end:
+                yield kind, at, at + 16
+                return
+            size = struct.unpack(">Q", f.read(8))[0]
+        elif size == 0:
+            size = end - at
+        yield kind, at, size
+        if size < 8:
+            return
+        at += size
+
+
+def mp4_cut_short(path) -> bool:
+    """Whether a top-level box of the MP4/MOV file declares more bytes than the file holds
+    (a copy or a recording cut off: ffprobe still reads an index at the front)."""
+    with open(path, "rb") as f:
+        end = f.seek(0, 2)
+        return any(start + size > end for _kind, start, size in _top_level_boxes(f, end))
+
+
 def moov_before_mdat(path) -> bool:
     """Whether the MP4/MOV index (``moov``) precedes the media data (``mdat``).
 
@@ -245,23 +278,11 @@ def moov_before_mdat(path) -> bool:
     """
     with open(path, "rb") as f:
         end = f.seek(0, 2)
-        at = 0
-        for _step in range(100_000):
-            if at + 8 > end:
-                return False
-            f.seek(at)
-            size, kind = struct.unpack(">I4s", f.read(8))
-            if size == 1:  # a 64-bit size follows the header
-                if at + 16 > end:
-                    return False
-                size = struct.unpack(">Q", f.read(8))[0]
-            elif size == 0:
-                size = end - at
+        for kind, start, size in _top_level_boxes(f, end):
             if kind == b"moov":
-                return True
+                return start + 8 <= end
             if kind == b"mdat" or size < 8:
                 return False
-            at += size
     return False
 
 

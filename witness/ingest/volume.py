@@ -285,3 +285,31 @@ def _fields(text: str) -> dict[str, str]:
                 and value.isprintable()):
             fields[field] = value
     return fields
+
+
+# --- wiping a device after a verified ingest (ING-3) ------------------------------------------
+
+def remove_file(root: str | os.PathLike, entry: VolumeFile) -> bool:
+    """Delete ``entry`` from the volume, only if it is still the very file that was scanned
+    and stored (same device and inode, size and modification time). Directories are opened
+    from the root with ``O_NOFOLLOW``, so a link swapped in never leads outside the volume.
+    Returns False (and deletes nothing) when the file is gone or is another file now."""
+    parts = entry.raw_relative.split(b"/")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        try:
+            st = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not (stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == tuple(entry.identity)
+                and st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns):
+            return False
+        os.unlink(parts[-1], dir_fd=fd)
+        os.fsync(fd)
+        return True
+    finally:
+        os.close(fd)

@@ -183,12 +183,38 @@ def sha256_of(chunks: Iterator[bytes]) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """A verified final object not yet registered (``register`` makes its Blob row)."""
+
+    sha256: str
+    size: int
+    digests: dict[str, str]
+    key: str
+    created: bool
+
+
 def store_file(path: str | os.PathLike, backend: BlobBackend,
                algorithms: Iterable[str] = ("sha256",), *, actor=None,
                chunk_size: int = CHUNK,
                progress: Callable[[int], None] | None = None,
                expect: tuple[int, int] | None = None) -> StoredBlob:
-    """Store the file at ``path`` as a write-once original and register its :class:`Blob`.
+    """Store the file at ``path`` as a write-once original and register its :class:`Blob`
+    (``store_object`` then ``register``)."""
+    stored = store_object(path, backend, algorithms, chunk_size=chunk_size,
+                          progress=progress, expect=expect)
+    blob = register(backend, stored.key, stored.digests, stored.size, actor=actor,
+                    created=stored.created)
+    return StoredBlob(sha256=stored.sha256, size=stored.size, digests=dict(blob.digests),
+                      key=stored.key, created=stored.created, blob=blob)
+
+
+def store_object(path: str | os.PathLike, backend: BlobBackend,
+                 algorithms: Iterable[str] = ("sha256",), *, chunk_size: int = CHUNK,
+                 progress: Callable[[int], None] | None = None,
+                 expect: tuple[int, int] | None = None) -> StoredObject:
+    """Store the file at ``path`` as a write-once, verified final object; no database row.
+    The caller registers it (``register``) in the transaction that records what it is.
 
     ``progress(n)`` is called after each chunk of ``n`` bytes read from the source.
     ``expect`` = (st_dev, st_ino) seen when the volume was scanned: the file opened must be
@@ -247,9 +273,8 @@ def store_file(path: str | os.PathLike, backend: BlobBackend,
             raise
     finally:
         os.close(fd)
-    blob = register(backend, final.key, digests, size, actor=actor, created=final.created)
-    return StoredBlob(sha256=digests["sha256"], size=size, digests=dict(blob.digests),
-                      key=final.key, created=final.created, blob=blob)
+    return StoredObject(sha256=digests["sha256"], size=size, digests=digests, key=final.key,
+                        created=final.created)
 
 
 def register(backend: BlobBackend, key: str, digests: dict[str, str], size: int, *,

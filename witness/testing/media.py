@@ -40,8 +40,9 @@ def iso6709(latitude: float, longitude: float) -> str:
 def make_video(path, seconds: float = 1, *, codec: str = "h264", container: str = "mp4",
                creation_time: datetime | None = None, encoder: str | None = None,
                faststart: bool = True, size: str = "320x240", with_audio: bool = True,
-               gps: tuple[float, float] | None = None) -> Path:
-    """A test pattern (plus a sine tone) in the given codec and container.
+               gps: tuple[float, float] | None = None, title: str | None = None) -> Path:
+    """A test pattern (plus a sine tone) in the given codec and container; ``title`` makes
+    files of the same length differ in their bytes.
 
     ``-fflags +bitexact`` keeps ffmpeg from stamping its own ``encoder`` tag, so a given
     ``encoder`` is written to the video stream (where cameras put it too) and read back.
@@ -60,6 +61,8 @@ def make_video(path, seconds: float = 1, *, codec: str = "h264", container: str 
         args += ["-metadata", f"encoder={encoder}", "-metadata:s:v:0", f"encoder={encoder}"]
     if gps is not None:
         args += ["-metadata", f"location={iso6709(*gps)}"]
+    if title is not None:
+        args += ["-metadata", f"title={title}"]
     if faststart and container in ("mp4", "mov"):
         args += ["-movflags", "+faststart"]
     _ffmpeg(*args, str(path))

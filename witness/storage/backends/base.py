@@ -48,7 +48,7 @@ def staging_token() -> str:
     return f"{host}~{os.getpid()}~{uuid.uuid4()}"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,7 +66,7 @@ def orphaned(name: str) -> bool:
     if len(parts) != 3 or not parts[1].isdigit():
         return False
     host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
-    return parts[0] == host and int(parts[1]) != os.getpid() and not _alive(int(parts[1]))
+    return parts[0] == host and int(parts[1]) != os.getpid() and not process_alive(int(parts[1]))
 
 
 @dataclass(frozen=True)

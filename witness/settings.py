@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "witness.recordings",
     # floor 4
     "witness.ingest",
+    "witness.derivatives",
     # top
     "witness.web",
     "witness.cli",

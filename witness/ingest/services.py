@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -33,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from witness.audit import services as audit
 from witness.core.errors import NotFound, WitnessError
+from witness.derivatives import services as derivatives
 from witness.devices.models import Device, PreUseCheck
 from witness.findings.services import raise_finding
 from witness.org.services import default_agency
@@ -331,6 +333,8 @@ class Ingest:
                 actor="system:ingest")
         if recording.activity_id and recording.device_id:
             self.touched.add((recording.activity_id, recording.device_id))
+        # Playback copy, poster, waveform: background jobs once the recording is committed.
+        transaction.on_commit(partial(derivatives.enqueue_for_recording, recording.pk))
         return recording
 
     def _finish(self) -> IngestRun:

@@ -12,11 +12,9 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -27,6 +25,7 @@ from witness.devices.models import DeviceIssue, RefusedIssue
 from witness.devices.tests.conftest import hour_ago, iso
 from witness.org.services import move_person
 from witness.testing import factories as f
+from witness.testing.child import child_database_url
 
 
 def _refusals(device):
@@ -124,29 +123,12 @@ def test_scope_uses_the_holders_unit_at_the_issue_time(make_agency, cli, camera,
     assert DeviceIssue.objects.count() == 1
 
 
-def _child_database_url() -> str | None:
-    """A DATABASE_URL for the test database, for a `witness` child process; None where
-    the test database lives in this process's memory (SQLite)."""
-    db = connection.settings_dict
-    name = str(db["NAME"])
-    if db["ENGINE"].endswith("sqlite3"):
-        if "memory" in name or name in ("", ":memory:"):
-            return None
-        return f"sqlite:///{Path(name).resolve()}"
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "localhost"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{quote(name, safe='')}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_refused_issue_from_the_shell_exits_1_in_both_languages(make_agency, camera):
     """DEV-3 end to end: `witness device issue` in a child process against the committed
     test database exits 1, prints the refusal in Chinese and English on stderr, and the
     refusal (not an issue) is committed."""
-    url = _child_database_url()
+    url = child_database_url()
     if url is None:
         pytest.skip("the SQLite test database is in memory; PostgreSQL runs this test")
     org = make_agency("full-process-b")

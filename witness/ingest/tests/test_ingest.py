@@ -260,3 +260,13 @@ def test_ingest_on_a_real_s3_store_ING4(scene, s3_backend):
     assert hashlib.sha256(data).hexdigest() == seg1.blob.sha256
     again = ingest_volume(scene.volume.root, backend=s3_backend)
     assert again.counts[Outcome.DUPLICATE] == 8
+
+
+def test_each_new_recording_gets_its_derivative_jobs_queued(scene):
+    from witness.derivatives.models import Derivative
+
+    ingest_volume(scene.volume.root, backend=scene.backend)
+    hevc = rec(scene, "hevc")
+    assert set(Derivative.objects.filter(recording=hevc).values_list("kind", flat=True)) == {
+        "playback", "poster", "waveform"}
+    assert Derivative.objects.values("recording").distinct().count() == 8

@@ -213,7 +213,8 @@ class Ingest:
         self.clock = _Clock(self.device, self.root, now)
         with transaction.atomic():
             self.ingest_run = IngestRun.objects.create(
-                volume=self.root, device=self.device, backfill=self.backfill, wipe=self.wipe,
+                volume=self.root, agency=self.agency, device=self.device,
+                backfill=self.backfill, wipe=self.wipe,
                 started_at=now, started_by=self.user, files_total=len(files),
                 bytes_total=sum(f.size for f in files), clock_drift_seconds=self.clock.fixed,
                 drift_source=(DriftSource.CLOCK_FILE if self.clock.fixed is not None

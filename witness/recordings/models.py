@@ -169,6 +169,8 @@ class IngestRun(models.Model):
     """One ingest of one volume (a docked device, a card, a backfill folder)."""
 
     volume = models.CharField(_("volume"), max_length=1000)
+    agency = models.ForeignKey("org.Agency", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("agency"))
     device = models.ForeignKey("devices.Device", on_delete=models.PROTECT, null=True,
                                blank=True, related_name="ingest_runs", verbose_name=_("device"))
     backfill = models.BooleanField(_("backfill"), default=False)

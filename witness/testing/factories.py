@@ -1,6 +1,7 @@
 """factory_boy factories for the domain models. They create rows directly (fast); tests
 of services call the services themselves."""
 
+import hashlib
 from datetime import timedelta
 
 import factory
@@ -10,6 +11,8 @@ from django.utils import timezone
 from witness.activities.models import Activity, ActivityOfficer, Case
 from witness.devices.models import Device, DeviceKind
 from witness.org.models import Agency, Person, PersonUnitHistory, RoleAssignment, Unit
+from witness.recordings.models import Attribution, IngestRun, QueueReason, Recording
+from witness.storage.models import Blob
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -109,3 +112,46 @@ class ActivityOfficerFactory(factory.django.DjangoModelFactory):
     activity = factory.SubFactory(ActivityFactory)
     person = factory.SubFactory(PersonFactory)
     is_recorder = False
+
+
+class BlobFactory(factory.django.DjangoModelFactory):
+    """A Blob row only (no stored bytes): for pages and rules that read the register."""
+
+    class Meta:
+        model = Blob
+
+    sha256 = factory.Sequence(lambda n: hashlib.sha256(f"blob {n}".encode()).hexdigest())
+    size = 1024
+    backend = "file"
+    key = factory.LazyAttribute(lambda o: f"sha256/{o.sha256[:2]}/{o.sha256[2:4]}/{o.sha256}")
+    digests = factory.LazyAttribute(lambda o: {"sha256": o.sha256})
+
+
+class IngestRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IngestRun
+
+    volume = "/media/camera"
+    agency = factory.SubFactory(AgencyFactory)
+    status = "done"
+
+
+class RecordingFactory(factory.django.DjangoModelFactory):
+    """A recording in the custodian's queue unless told otherwise."""
+
+    class Meta:
+        model = Recording
+
+    blob = factory.SubFactory(BlobFactory)
+    device = factory.SubFactory(DeviceFactory)
+    kind = "video"
+    source_path = factory.Sequence(lambda n: f"DCIM/100MEDIA/FILE_{n:04d}.MP4")
+    source_path_bytes = factory.LazyAttribute(lambda o: o.source_path.encode())
+    size = factory.LazyAttribute(lambda o: o.blob.size)
+    started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=2))
+    ended_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(minutes=5))
+    time_source = "file_name"
+    attribution = Attribution.QUEUED
+    queue_reason = QueueReason.NO_ACTIVITY
+    ingest_run = factory.SubFactory(IngestRunFactory,
+                                    agency=factory.SelfAttribute("..device.unit.agency"))

@@ -33,6 +33,8 @@ PAGES: dict[str, frozenset[str]] = {
     "activity_list": OFFICERS | HEADS,
     "activity_detail": OFFICERS | HEADS,
     "activity_create": RECORD_WRITERS,
+    "assignment_queue": CUSTODIANS,
+    "recording_assign": CUSTODIANS,
 }
 
 

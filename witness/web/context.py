@@ -20,6 +20,7 @@ NAV = [
      {"device_list", "device_detail", "device_issue", "device_check", "device_register",
       "device_event"}),
     ("ledger", _("Ledger"), {"ledger"}),
+    ("assignment_queue", _("Assignment queue"), {"assignment_queue"}),
 ]
 
 

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from witness.web.views import activities, auth, cases, device_actions, devices, home
+from witness.web.views import (
+    activities,
+    auth,
+    cases,
+    device_actions,
+    devices,
+    home,
+    recordings,
+)
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -21,4 +29,6 @@ urlpatterns = [
     path("activities/", activities.activity_list, name="activity_list"),
     path("activities/new/", activities.activity_create, name="activity_create"),
     path("activities/<int:pk>/", activities.activity_detail, name="activity_detail"),
+    path("recordings/queue/", recordings.assignment_queue, name="assignment_queue"),
+    path("recordings/<int:pk>/assign/", recordings.recording_assign, name="recording_assign"),
 ]

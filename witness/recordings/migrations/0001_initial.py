@@ -24,6 +24,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('volume', models.CharField(max_length=1000, verbose_name='volume')),
+                ('agency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.agency', verbose_name='agency')),
                 ('backfill', models.BooleanField(default=False, verbose_name='backfill')),
                 ('wipe', models.BooleanField(default=False, verbose_name='wipe the device')),
                 ('started_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='started at')),

@@ -44,6 +44,9 @@ MATRIX = [
     ("activity list", "activity_list", None, "get", {"officer"} | HEADS, OK),
     ("activity detail", "activity_detail", "activity", "get", {"officer"} | HEADS, OK),
     ("new activity", "activity_create", None, "get", {"officer", "unit_head", "leader"}, OK),
+    ("assignment queue", "assignment_queue", None, "get", {"custodian"}, OK),
+    # No activity and no reason: the refusal (422) shows who got past the gate.
+    ("assign a recording", "recording_assign", "queued", "post", {"custodian"}, 422),
 ]
 
 
@@ -56,6 +59,7 @@ def world(site):
     ns.case = f.CaseFactory(agency=ns.agency, leader_in_charge=ns.people["leader"])
     ns.activity = f.ActivityFactory(unit=ns.field, case=ns.case,
                                     arrived_at=timezone.now() - timedelta(hours=2))
+    ns.queued = f.RecordingFactory(device=ns.held)
     return ns
 
 

@@ -16,9 +16,10 @@ from witness.org.models import Person, Role, RoleAssignment, Unit
 from witness.profiles import services as profiles
 
 
-def run_demo() -> dict:
+def run_demo(*args: str) -> dict:
+    """The command with --json; without recordings (test_recordings covers those)."""
     out = StringIO()
-    call_command("demo", "--json", stdout=out)
+    call_command("demo", "--json", "--no-recordings", *args, stdout=out)
     return json.loads(out.getvalue())
 
 

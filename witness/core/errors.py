@@ -47,6 +47,11 @@ class WitnessError(Exception):
         return self.bilingual
 
 
+def bilingual(message, **params) -> str:
+    """A translatable message as stored text: Chinese, then English (one line if equal)."""
+    return WitnessError(message, **params).bilingual
+
+
 class NotFound(WitnessError):
     code = "not_found"
 

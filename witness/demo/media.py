@@ -14,9 +14,10 @@ phrase spoken by espeak-ng a few seconds in, then silence (``with_speech``).
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+
+from witness.core.ffmpeg import ffmpeg
 
 FRAME_RATE = 1  # frames per second: stream-copy cuts stay exact to the second
 SIZE = "160x120"
@@ -28,15 +29,6 @@ VIDEO = {
              "-x265-params", "log-level=error:bframes=0", "-tag:v", "hvc1"],
 }
 AUDIO = ["-c:a", "aac", "-b:a", "24k", "-ac", "1", "-ar", str(AUDIO_RATE)]
-TIMEOUT = 300
-
-
-def ffmpeg(*args: str) -> None:
-    """Run ffmpeg without a shell; a failure raises with ffmpeg's own message."""
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
 
 
 def _metadata(title: str, creation_time: datetime | None) -> list[str]:

@@ -53,6 +53,7 @@ from django.utils.translation import gettext_lazy as _
 from witness.activities.models import Activity
 from witness.core.errors import WitnessError
 from witness.devices.models import Device, DeviceIssue, PreUseCheck
+from witness.ingest.naming import format_name
 from witness.org.models import Agency
 from witness.profiles import services as profiles
 from witness.recordings.models import IngestItem, IngestRun, Recording
@@ -198,7 +199,7 @@ def _lay_out(plans: list[Plan]) -> None:
             seconds = min(SEGMENT_SECONDS, int((end - at).total_seconds()))
             seq[p.device.pk] += 1
             shown = _device_naive(at, p.drift)
-            name = f"{p.device.serial}_{p.badge}_{shown:%Y%m%d%H%M%S}_{seq[p.device.pk]:04d}.MP4"
+            name = format_name(p.device.serial, p.badge, shown, seq[p.device.pk])
             p.pieces.append(Piece(at, f"DCIM/100MEDIA/{name}", seconds, not p.pieces,
                                   timezone.make_aware(shown)))
             at += timedelta(seconds=seconds)
@@ -322,7 +323,7 @@ def load(agency: Agency, now: datetime | None = None) -> Loaded:
                 run = _ingest(p, volume.result(), now)
                 for outcome, n in (run.counts or {}).items():
                     counts[outcome] += n
-    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+    except (OSError, WitnessError, subprocess.SubprocessError) as exc:
         raise WitnessError(_("The demo recordings could not be made: %(problem)s"),
                            code="demo_media_failed", problem=str(exc)) from exc
     return Loaded("created", volumes=len(todo), counts=dict(counts),

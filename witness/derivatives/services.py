@@ -17,12 +17,10 @@ English, and the next run tries again. A derivative that is done or not needed i
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -36,12 +34,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from witness.audit import services as audit
-from witness.core.errors import NotFound, Text, WitnessError
+from witness.core.errors import NotFound, Text, WitnessError, bilingual
+from witness.core.ffmpeg import run as _run
 from witness.recordings.models import MediaKind, Recording
 from witness.storage.backends.base import BlobBackend, orphaned, staging_token
 from witness.storage.backends.local import LocalBackend
 from witness.storage.config import get_backend
-from witness.storage.pipeline import register, store_object
+from witness.storage.pipeline import register, sha256_of, store_object
 
 from .models import FINAL, Derivative, Kind, Status
 
@@ -63,10 +62,6 @@ WORK_PREFIX = "derivative~"
 # What each kind is stored as: (file suffix, ffmpeg output format).
 VIDEO_COPY = (".mp4", "mp4")
 AUDIO_COPY = (".m4a", "mp4")
-
-
-def _bilingual(message, **params) -> str:
-    return WitnessError(message, **params).bilingual
 
 
 def timeout_for(recording: Recording) -> int:
@@ -109,24 +104,6 @@ def _version(binary: str) -> str:
     done = _run([binary, "-version"], 60)
     lines = done.stdout.decode("utf-8", "replace").splitlines()
     return lines[0].split(" Copyright")[0].strip() if lines else binary
-
-
-def _run(cmd: list[str], timeout: int) -> subprocess.CompletedProcess:
-    try:
-        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise WitnessError(_("ffmpeg is not installed: install the Debian package ffmpeg "
-                             "(apt-get install ffmpeg)."), code="ffmpeg_missing") from None
-    except subprocess.TimeoutExpired:
-        raise WitnessError(_("ffmpeg did not finish within %(seconds)s seconds."),
-                           code="ffmpeg_timeout", seconds=timeout) from None
-    if done.returncode:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = lines[-1][:300] if lines else ""
-        raise WitnessError(_("ffmpeg failed (exit status %(status)s): %(error)s"),
-                           code="ffmpeg_failed", status=done.returncode, error=detail)
-    return done
 
 
 def _input(source: Path, seek: Decimal | None = None) -> list[str]:
@@ -230,20 +207,22 @@ def original_file(backend: BlobBackend, blob, folder: Path) -> Path:
             raise NotFound(_("No stored original under %(key)s."), key=blob.key)
         return path
     target = folder / "original"
-    digest = hashlib.sha256()
-    size = 0
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        for chunk in backend.read(blob.key):
-            digest.update(chunk)
-            size += len(chunk)
-            f.write(chunk)
-    if (digest.hexdigest(), size) != (blob.sha256, blob.size):
+        read, size = sha256_of(_written(backend.read(blob.key), f))
+    if (read, size) != (blob.sha256, blob.size):
         raise WitnessError(_("The stored original %(key)s did not read back identical "
                              "(SHA-256 %(read)s instead of %(expected)s)."),
-                           code="original_mismatch", key=blob.key, read=digest.hexdigest(),
+                           code="original_mismatch", key=blob.key, read=read,
                            expected=blob.sha256)
     return target
+
+
+def _written(chunks: Iterator[bytes], f) -> Iterator[bytes]:
+    """The chunks, each written to ``f`` as it passes."""
+    for chunk in chunks:
+        f.write(chunk)
+        yield chunk
 
 
 # --- rows -----------------------------------------------------------------------------------
@@ -311,7 +290,7 @@ def _error_text(exc: Exception) -> str:
     if isinstance(exc, WitnessError):
         return exc.bilingual
     logger.exception("derivative failed")
-    return _bilingual(_("Unexpected error: %(error)s"), error=f"{type(exc).__name__}: {exc}")
+    return bilingual(_("Unexpected error: %(error)s"), error=f"{type(exc).__name__}: {exc}")
 
 
 # --- the job --------------------------------------------------------------------------------
@@ -334,7 +313,7 @@ def make_for_recording(recording_id: int, *, actor=ACTOR) -> list[Derivative]:
         row.recording = recording
         reason = not_needed(recording, row.kind)
         if reason is not None:
-            _finish(row, Status.NOT_NEEDED, actor, reason=_bilingual(reason))
+            _finish(row, Status.NOT_NEEDED, actor, reason=bilingual(reason))
         else:
             todo.append(row)
     if todo:

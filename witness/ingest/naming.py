@@ -107,6 +107,14 @@ PATTERNS: dict[str, NamePattern] = {
 DEFAULT: tuple[NamePattern, ...] = tuple(PATTERNS.values())
 
 
+def format_name(serial: str, badge: str, start: datetime, seq: int, *,
+                important: bool = False, ext: str = "MP4") -> str:
+    """The name a body camera gives a file under ``serial-badge-time-seq`` (the inverse of
+    ``parse_name``): ``SERIAL_BADGE_YYYYMMDDhhmmss_SEQ[_IMP].EXT``, ``start`` naive local."""
+    mark = "_IMP" if important else ""
+    return f"{serial}_{badge}_{start:%Y%m%d%H%M%S}_{seq:04d}{mark}.{ext}"
+
+
 def patterns_named(names: Iterable[str]) -> tuple[NamePattern, ...]:
     """The patterns a device model is configured with, in the order given."""
     chosen = []

@@ -143,8 +143,8 @@ def _facts(path: Path, data: dict) -> MediaFacts:
         facts.creation_time = facts.creation_time or exif.get("creation_time")
         facts.gps = facts.gps or exif.get("gps")
     if "mp4" in (container or "") or "mov" in (container or ""):
-        facts.faststart = moov_before_mdat(path)
-        if mp4_cut_short(path):  # the index is there, the media it points to is not
+        facts.faststart, cut_short = mp4_layout(path)
+        if cut_short:  # the index is there, the media it points to is not
             facts.readable = False
             facts.reason = Text(_("The file is cut short: its last part is missing (an "
                                   "interrupted copy or recording)."))
@@ -262,28 +262,28 @@ def _top_level_boxes(f, end: int):
         at += size
 
 
-def mp4_cut_short(path) -> bool:
-    """Whether a top-level box of the MP4/MOV file declares more bytes than the file holds
-    (a copy or a recording cut off: ffprobe still reads an index at the front)."""
-    with open(path, "rb") as f:
-        end = f.seek(0, 2)
-        return any(start + size > end for _kind, start, size in _top_level_boxes(f, end))
-
-
-def moov_before_mdat(path) -> bool:
-    """Whether the MP4/MOV index (``moov``) precedes the media data (``mdat``).
-
-    Reads only the top-level atom headers and seeks past their payloads. A file whose
-    ``moov`` is missing (e.g. cut short) is not fast-start.
-    """
+def mp4_layout(path) -> tuple[bool, bool]:
+    """(fast-start, cut short) of an MP4/MOV file from one walk over its top-level boxes:
+    whether the index (``moov``) comes whole before the media (``mdat``), and whether a box
+    declares more bytes than the file holds (a copy or a recording cut off, which ffprobe
+    still reads when the index is at the front)."""
+    faststart = None
     with open(path, "rb") as f:
         end = f.seek(0, 2)
         for kind, start, size in _top_level_boxes(f, end):
-            if kind == b"moov":
-                return start + 8 <= end
-            if kind == b"mdat" or size < 8:
-                return False
-    return False
+            if faststart is None and kind == b"moov":
+                faststart = start + 8 <= end
+            elif faststart is None and (kind == b"mdat" or size < 8):
+                faststart = False
+            if start + size > end:
+                return bool(faststart), True
+    return bool(faststart), False
+
+
+def moov_before_mdat(path) -> bool:
+    """Whether the MP4/MOV index (``moov``) precedes the media data (``mdat``). A file
+    whose ``moov`` is missing (e.g. cut short) is not fast-start."""
+    return mp4_layout(path)[0]
 
 
 # --- a bounded EXIF reader (JPEG APP1 in the first 64 KiB) ---------------------------------

@@ -20,7 +20,6 @@ volume again gives "duplicate" for every file and changes no recording.
 from __future__ import annotations
 
 import os
-import socket
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from witness.audit import services as audit
-from witness.core.errors import NotFound, WitnessError
+from witness.core.errors import NotFound, WitnessError, bilingual
 from witness.derivatives import services as derivatives
 from witness.devices.models import Device, PreUseCheck
 from witness.findings.services import raise_finding
@@ -50,7 +49,7 @@ from witness.recordings.models import (
     RunStatus,
     TimeSource,
 )
-from witness.storage.backends.base import BlobBackend, process_alive
+from witness.storage.backends.base import BlobBackend, host_name, process_alive
 from witness.storage.config import get_backend
 from witness.storage.pipeline import register, store_object
 
@@ -146,8 +145,7 @@ def _item_error(exc: WitnessError) -> dict:
 
 
 def _skip_reason(entry: Skipped) -> dict:
-    label = WitnessError(entry.reason.label, code=entry.reason.value)
-    text = label.bilingual + (f" ({entry.detail})" if entry.detail else "")
+    text = bilingual(entry.reason.label) + (f" ({entry.detail})" if entry.detail else "")
     return {"reason_code": entry.reason.value, "reason": text}
 
 
@@ -173,8 +171,7 @@ def resolve_device(root, serial: str | None, backfill: bool) -> Device | None:
 
 
 def _interrupt_dead_runs() -> None:
-    host = socket.gethostname()[:100]
-    for run in IngestRun.objects.filter(status=RunStatus.RUNNING, host=host):
+    for run in IngestRun.objects.filter(status=RunStatus.RUNNING, host=host_name()):
         if run.pid and run.pid != os.getpid() and not process_alive(run.pid):
             with transaction.atomic():
                 IngestRun.objects.filter(pk=run.pk).update(status=RunStatus.INTERRUPTED,
@@ -217,9 +214,7 @@ class Ingest:
                 backfill=self.backfill, wipe=self.wipe,
                 started_at=now, started_by=self.user, files_total=len(files),
                 bytes_total=sum(f.size for f in files), clock_drift_seconds=self.clock.fixed,
-                drift_source=(DriftSource.CLOCK_FILE if self.clock.fixed is not None
-                              else DriftSource.NONE),
-                host=socket.gethostname()[:100], pid=os.getpid())
+                host=host_name(), pid=os.getpid())
             audit.append(self.actor, "ingest.start", self.ingest_run, details={
                 "volume": self.root, "device": self.device.serial if self.device else None,
                 "files": len(files), "bytes": self.ingest_run.bytes_total,
@@ -298,7 +293,7 @@ class Ingest:
         recording = Recording.objects.create(
             blob=blob, device=self.device, kind=facts.kind or entry.kind,
             source_path=entry.display[:1000], source_path_bytes=entry.raw_relative,
-            size=blob.size, started_at=when.started_at, ended_at=when.ended_at,
+            started_at=when.started_at, ended_at=when.ended_at,
             time_source=when.source, device_start=when.device_start,
             clock_drift_seconds=when.drift_seconds, drift_source=when.drift_source,
             duration=(facts.duration.quantize(Decimal("0.001"))
@@ -312,7 +307,7 @@ class Ingest:
             encoder=(facts.encoder or "")[:200], creation_time=facts.creation_time,
             latitude=gps.latitude if gps else None, longitude=gps.longitude if gps else None,
             browser_playable=facts.browser_playable, faststart=facts.faststart,
-            facts=facts.as_dict(), issue=who.issue, holder=who.holder, activity=who.activity,
+            issue=who.issue, holder=who.holder, activity=who.activity,
             attribution=who.attribution, queue_reason=who.queue_reason,
             backfill=self.backfill, ingested_by=self.user, ingest_run=self.ingest_run)
         audit.append(self.actor, "recording.ingest", recording, details={
@@ -344,12 +339,10 @@ class Ingest:
         for outcome in run.items.values_list("outcome", flat=True):
             counts[outcome] += 1
         run.counts = counts
-        run.bytes_done = sum(run.items.exclude(size=None).exclude(outcome=Outcome.FAILED)
-                             .values_list("size", flat=True))
         run.status = RunStatus.FAILED if counts[Outcome.FAILED] else RunStatus.DONE
         run.finished_at = timezone.now()
         with transaction.atomic():
-            run.save(update_fields=["counts", "bytes_done", "status", "finished_at"])
+            run.save(update_fields=["counts", "status", "finished_at"])
             audit.append(self.actor, "ingest.finish", run,
                          outcome="failure" if counts[Outcome.FAILED] else "success",
                          details={"counts": counts})

@@ -51,11 +51,11 @@ def attribute(device: Device | None, start: datetime | None, end: datetime | Non
         return Attributed(issue, issue.holder if issue else None, None, Attribution.QUEUED,
                           reason)
 
-    if start is None:
-        return queued(QueueReason.NO_TIME)
-    issue = ledger_entry(device, start) if device is not None and not backfill else None
     if backfill:
         return queued(QueueReason.BACKFILL)
+    if start is None:
+        return queued(QueueReason.NO_TIME)
+    issue = ledger_entry(device, start) if device is not None else None
     if issue is None:
         return queued(QueueReason.NO_HOLDER)
     activities = list(candidate_activities(issue.holder, start, end or start)[:2])

@@ -67,7 +67,6 @@ class Recording(models.Model):
     # (undecodable bytes shown as \xNN) for people and JSON.
     source_path = models.CharField(_("path on the device"), max_length=1000)
     source_path_bytes = models.BinaryField(_("path on the device (bytes)"))
-    size = models.PositiveBigIntegerField(_("size (bytes)"))
 
     started_at = models.DateTimeField(_("start"), null=True, blank=True, db_index=True)
     ended_at = models.DateTimeField(_("end"), null=True, blank=True)
@@ -102,7 +101,6 @@ class Recording(models.Model):
     longitude = models.FloatField(_("longitude"), null=True, blank=True)
     browser_playable = models.BooleanField(_("plays in a browser as it is"), default=False)
     faststart = models.BooleanField(_("index before the media"), null=True, blank=True)
-    facts = models.JSONField(_("media facts"), default=dict, blank=True)
 
     # Attribution (DEV-3, ACT-1): the ledger entry, the holder, the activity.
     issue = models.ForeignKey("devices.DeviceIssue", on_delete=models.PROTECT, null=True,
@@ -157,6 +155,10 @@ class Recording(models.Model):
     def __str__(self) -> str:
         return f"{self.source_path} ({self.get_kind_display()})"
 
+    @property
+    def size(self) -> int:
+        return self.blob.size
+
 
 class RunStatus(models.TextChoices):
     RUNNING = "running", _("running")
@@ -184,12 +186,11 @@ class IngestRun(models.Model):
                                    verbose_name=_("started by"))
     files_total = models.PositiveIntegerField(_("files"), default=0)
     bytes_total = models.PositiveBigIntegerField(_("bytes"), default=0)
-    bytes_done = models.PositiveBigIntegerField(_("bytes done"), default=0)
     counts = models.JSONField(_("outcomes"), default=dict, blank=True)
+    # From the device's clock file on the volume; null without one (then each recording
+    # takes the drift of the pre-use check before it).
     clock_drift_seconds = models.IntegerField(_("device clock drift (s)"), null=True,
                                               blank=True)
-    drift_source = models.CharField(_("drift from"), max_length=16,
-                                    choices=DriftSource.choices, default=DriftSource.NONE)
     # The process doing the work: a run left "running" by a process that is gone was
     # interrupted (kill -9, power loss); the next run marks it so.
     host = models.CharField(_("host"), max_length=100, blank=True)
@@ -202,6 +203,11 @@ class IngestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.volume} @ {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def drift_source(self) -> str:
+        return (DriftSource.CLOCK_FILE if self.clock_drift_seconds is not None
+                else DriftSource.NONE)
 
 
 class Outcome(models.TextChoices):

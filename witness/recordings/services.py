@@ -17,8 +17,8 @@ from .models import Attribution, Recording
 
 
 def queue(agency):
-    """The recordings of ``agency`` waiting for the custodian (device of the agency, or
-    backfill without a device)."""
+    """The recordings of ``agency`` (by the ingest run that brought them) waiting for the
+    custodian."""
     return Recording.objects.filter(attribution=Attribution.QUEUED,
                                     ingest_run__agency=agency)
 

@@ -293,12 +293,15 @@ def register(backend: BlobBackend, key: str, digests: dict[str, str], size: int,
                     _("Blob %(sha256)s is registered with a different size or digest; "
                       "the register must be examined."),
                     code="blob_register_mismatch", sha256=blob.sha256)
-            blob.digests = {**blob.digests, **digests}
-            fields = ["digests"]
+            fields = []
+            if not digests.keys() <= blob.digests.keys():  # a profile with more digests
+                blob.digests = {**blob.digests, **digests}
+                fields.append("digests")
             if created:  # bytes just stored and read back; a duplicate proves nothing new
                 blob.verified_at = now
                 fields.append("verified_at")
-            blob.save(update_fields=fields)
+            if fields:
+                blob.save(update_fields=fields)
         audit.append(actor, "blob.store", blob, details={
             "sha256": blob.sha256, "size": size, "backend": backend.name, "key": key,
             "digests": digests, "new_object": created, "new_row": new_row})

@@ -147,7 +147,6 @@ class RecordingFactory(factory.django.DjangoModelFactory):
     kind = "video"
     source_path = factory.Sequence(lambda n: f"DCIM/100MEDIA/FILE_{n:04d}.MP4")
     source_path_bytes = factory.LazyAttribute(lambda o: o.source_path.encode())
-    size = factory.LazyAttribute(lambda o: o.blob.size)
     started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=2))
     ended_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(minutes=5))
     time_source = "file_name"

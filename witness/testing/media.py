@@ -13,6 +13,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from witness.core.ffmpeg import ffmpeg
+
 CODECS = {
     "h264": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
     "hevc": ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
@@ -23,13 +25,6 @@ AUDIO = {"mp4": ["-c:a", "aac"], "mov": ["-c:a", "aac"], "avi": ["-c:a", "pcm_s1
 
 def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
-
-
-def _ffmpeg(*args: str) -> None:
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()}")
 
 
 def iso6709(latitude: float, longitude: float) -> str:
@@ -65,14 +60,14 @@ def make_video(path, seconds: float = 1, *, codec: str = "h264", container: str 
         args += ["-metadata", f"title={title}"]
     if faststart and container in ("mp4", "mov"):
         args += ["-movflags", "+faststart"]
-    _ffmpeg(*args, str(path))
+    ffmpeg(*args, str(path))
     return path
 
 
 def make_wav(path, seconds: float = 1) -> Path:
     """A sine tone as 16-bit PCM WAV."""
     path = Path(path)
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050", "-t", str(seconds),
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050", "-t", str(seconds),
             "-c:a", "pcm_s16le", "-fflags", "+bitexact", str(path))
     return path
 
@@ -85,7 +80,7 @@ def make_photo(path, *, exif_datetime: datetime | None = None,
     (latitude, longitude) in decimal degrees.
     """
     path = Path(path)
-    _ffmpeg("-f", "lavfi", "-i", f"testsrc=size={size}", "-frames:v", "1",
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size={size}", "-frames:v", "1",
             "-fflags", "+bitexact", "-f", "image2", "-c:v", "mjpeg", str(path))
     if exif_datetime is not None or gps is not None:
         data = path.read_bytes()

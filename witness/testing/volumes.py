@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from witness.ingest.naming import format_name
+
 from . import media
 
 
@@ -24,11 +26,6 @@ class Volume:
 
     def path(self, role: str) -> Path:
         return self.root / self.names[role]
-
-
-def segment_name(serial: str, badge: str, start: datetime, seq: int, important=False) -> str:
-    mark = "_IMP" if important else ""
-    return f"{serial}_{badge}_{start:%Y%m%d%H%M%S}_{seq:04d}{mark}.MP4"
 
 
 def body_camera_volume(root, serial: str, badge: str, start: datetime, *,
@@ -44,8 +41,8 @@ def body_camera_volume(root, serial: str, badge: str, start: datetime, *,
     vol = Volume(root, serial, start)
 
     def video(role, offset, seq, **kwargs):
-        name = segment_name(serial, badge, start + timedelta(seconds=offset), seq,
-                            kwargs.pop("important", False))
+        name = format_name(serial, badge, start + timedelta(seconds=offset), seq,
+                           important=kwargs.pop("important", False))
         media.make_video(dcim / name, kwargs.pop("seconds", 2), size="160x120",
                          title=f"{serial} {seq}", **kwargs)
         vol.names[role] = f"DCIM/100MEDIA/{name}"
@@ -56,7 +53,7 @@ def body_camera_volume(root, serial: str, badge: str, start: datetime, *,
     video("seg4", 120, 4)
     video("hevc", 180, 5, codec="hevc", seconds=1, important=True)
     media.truncate(video("truncated", 240, 6), 0.4)
-    empty = dcim / segment_name(serial, badge, start + timedelta(seconds=300), 7)
+    empty = dcim / format_name(serial, badge, start + timedelta(seconds=300), 7)
     empty.write_bytes(b"")
     vol.names["empty"] = f"DCIM/100MEDIA/{empty.name}"
 

@@ -33,7 +33,7 @@ def demo(*args: str) -> dict:
     return json.loads(out.getvalue())
 
 
-def test_demo_week_has_recordings_ingested_through_the_pipeline(db, home):
+def test_demo_week_has_recordings_ingested_through_the_pipeline_ING1(db, home):
     first = demo()["recordings"]
     assert first["state"] == "created"
     assert first["files"]["failed"] == 0

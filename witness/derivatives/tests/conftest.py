@@ -31,7 +31,7 @@ def recording_of(db, backend):
         facts = probe(path)
         return Recording.objects.create(
             blob=stored.blob, kind=facts.kind or "video", source_path=path.name,
-            source_path_bytes=os.fsencode(path.name), size=stored.size,
+            source_path_bytes=os.fsencode(path.name),
             time_source=TimeSource.FILE_TIME, attribution=Attribution.QUEUED,
             readable=facts.readable, unreadable_reason=str(facts.reason or ""),
             container=facts.container or "", video_codec=facts.video_codec or "",

@@ -54,7 +54,7 @@ def make_ogg(path):
     return path
 
 
-def test_hevc_gets_an_h264_faststart_copy_and_the_original_is_untouched(
+def test_hevc_gets_an_h264_faststart_copy_and_the_original_is_untouched_ING4(
         tmp_path, backend, recording_of):
     rec = recording_of(make_video(tmp_path / "hevc.mp4", 1, codec="hevc", size=SIZE))
     assert not rec.browser_playable and rec.video_codec == "hevc"
@@ -185,7 +185,7 @@ def test_a_worker_that_died_is_taken_over_but_a_running_one_is_not(tmp_path, rec
     assert by_kind(services.make_for_recording(rec.pk))[Kind.WAVEFORM].status == Status.DONE
 
 
-def test_an_original_elsewhere_is_streamed_and_checked(tmp_path, backend, recording_of):
+def test_an_original_elsewhere_is_streamed_and_checked_ING4(tmp_path, backend, recording_of):
     rec = recording_of(make_wav(tmp_path / "tone.wav", 1))
     data = backend.path(rec.blob.key).read_bytes()
 

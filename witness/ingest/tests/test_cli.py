@@ -16,7 +16,7 @@ def run(args, env):
                           capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_json_summary_and_exit_status(scene, tmp_path):
+def test_json_summary_and_exit_status_ING1(scene, tmp_path):
     env = child_env(WITNESS_STORAGE=f"file://{tmp_path / 'store'}")
     done = run([scene.volume.root, "--json"], env)
     assert done.returncode == 0, done.stderr
@@ -33,7 +33,7 @@ def test_json_summary_and_exit_status(scene, tmp_path):
     assert again.returncode == 0 and "重复" in again.stdout
 
 
-def test_files_that_cannot_be_stored_fail_and_exit_1(scene, tmp_path):
+def test_files_that_cannot_be_stored_fail_exit_1_and_are_not_wiped_ING3(scene, tmp_path):
     """A store that cannot be written (its folder is a file): every media file fails with
     its reason, nothing is registered, nothing is wiped, exit status 1."""
     blocker = tmp_path / "not-a-folder"

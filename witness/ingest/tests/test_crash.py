@@ -53,7 +53,7 @@ def check_invariants(store) -> None:
         assert IngestItem.objects.filter(recording=rec).exists()
 
 
-def test_kill_9_at_random_points_then_rerun_stores_each_file_once(scene, tmp_path):
+def test_kill_9_at_random_points_then_rerun_stores_each_file_once_ING4(scene, tmp_path):
     store = tmp_path / "store"
     env = child_env(WITNESS_STORAGE=f"file://{store}")
     if env is None:

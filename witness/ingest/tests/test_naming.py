@@ -14,6 +14,7 @@ from witness.ingest.naming import (
     PATTERNS,
     NameFacts,
     NamePattern,
+    format_name,
     parse_name,
     patterns_named,
 )
@@ -117,6 +118,15 @@ def test_generated_generic_names_round_trip(serial, badge, start, seq, mark, ext
     name = _marked(f"{serial}_{badge}_{start:%Y%m%d%H%M%S}_{seq:04d}", mark, ext)
     assert parse_name(name) == NameFacts("serial-badge-time-seq", start, None, seq, serial,
                                          badge, bool(mark))
+
+
+@given(serials, badges, times, seqs, st.booleans())
+def test_format_name_is_what_parse_name_reads(serial, badge, start, seq, important):
+    """The writer the demo and the test volumes use names files as cameras do (ACT-5:
+    sequence numbers and the important mark survive)."""
+    name = format_name(serial, badge, start, seq, important=important)
+    assert parse_name(name) == NameFacts("serial-badge-time-seq", start, None, seq, serial,
+                                         badge, important)
 
 
 @given(serials, times, st.integers(min_value=0, max_value=86_400 * 2), seqs, marks, exts)

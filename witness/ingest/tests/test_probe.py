@@ -249,7 +249,7 @@ def test_exif_time_before_year_one_utc_keeps_the_camera_clock(tmp_path):
 def test_container_time_out_of_range_is_no_time(tmp_path):
     """0001-01-01T00:00:00+01:00 lies before datetime.min in UTC: no creation time."""
     path = tmp_path / "a.flac"
-    media._ffmpeg("-f", "lavfi", "-i", "sine", "-t", "1",
+    media.ffmpeg("-f", "lavfi", "-i", "sine", "-t", "1",
                   "-metadata", "creation_time=0001-01-01T00:00:00+01:00", str(path))
     facts = probe(path)
     assert facts.readable and facts.kind == "audio" and facts.creation_time is None

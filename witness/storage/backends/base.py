@@ -40,12 +40,16 @@ def content_key(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
+def host_name() -> str:
+    """This host's name as it goes into staging names and ingest runs (no "~" or "/")."""
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
+
+
 def staging_token() -> str:
     """A new staging name: ``<host>~<pid>~<uuid4>``. The owner in the name lets a later run
     on the same host remove the leftovers of a process that died (kill -9, power loss) at
     once, while a concurrent ingest's staging objects are left alone."""
-    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
-    return f"{host}~{os.getpid()}~{uuid.uuid4()}"
+    return f"{host_name()}~{os.getpid()}~{uuid.uuid4()}"
 
 
 def process_alive(pid: int) -> bool:
@@ -65,8 +69,8 @@ def orphaned(name: str) -> bool:
     parts = name.split("~")
     if len(parts) != 3 or not parts[1].isdigit():
         return False
-    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
-    return parts[0] == host and int(parts[1]) != os.getpid() and not process_alive(int(parts[1]))
+    return (parts[0] == host_name() and int(parts[1]) != os.getpid()
+            and not process_alive(int(parts[1])))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def queued(site):
     return ns
 
 
-def test_assign_to_an_activity_is_audited_with_before_and_after(queued):
+def test_assign_to_an_activity_is_audited_with_before_and_after_DEV3(queued):
     rec = services.assign(queued.rec, queued.activity, actor="test")
     assert (rec.activity, rec.attribution) == (queued.activity, Attribution.ASSIGNED)
     assert rec.segment_index == 1 and rec.gap_before_seconds is None
@@ -37,7 +37,7 @@ def test_assign_to_an_activity_is_audited_with_before_and_after(queued):
     assert not services.queue(queued.agency).exists()
 
 
-def test_outside_any_activity_needs_a_reason(queued):
+def test_outside_any_activity_needs_a_reason_ACT6(queued):
     with pytest.raises(WitnessError) as caught:
         services.assign(queued.rec, None, actor="test", note="  ")
     assert caught.value.code == "note_required"
@@ -45,14 +45,14 @@ def test_outside_any_activity_needs_a_reason(queued):
     assert rec.attribution == Attribution.NO_ACTIVITY and rec.activity is None
 
 
-def test_a_recording_attributed_at_ingest_is_not_reassigned(queued):
+def test_a_recording_attributed_at_ingest_is_not_reassigned_DEV3(queued):
     Recording.objects.filter(pk=queued.rec.pk).update(attribution=Attribution.ATTRIBUTED)
     with pytest.raises(WitnessError) as caught:
         services.assign(queued.rec, queued.activity, actor="test")
     assert caught.value.code == "not_queued"
 
 
-def test_queue_page_offers_nearby_activities_and_assigns_with_htmx(queued, login):
+def test_queue_page_offers_nearby_activities_and_assigns_with_htmx_DEV3(queued, login):
     client = login(queued.people["custodian"])
     page = client.get(reverse("assignment_queue"))
     assert page.status_code == 200

@@ -64,6 +64,12 @@ class NamePattern:
                                groups=", ".join(sorted(GROUPS)))
         return cls(name, regex, example)
 
+    @classmethod
+    def custom(cls, name: str, pattern: str, example: str = "") -> NamePattern:
+        """An agency's own pattern: written for the name, the extension may follow."""
+        cls.compile(name, pattern, example)  # the expression alone must be valid
+        return cls.compile(name, rf"(?:{pattern})(?:\.[A-Za-z0-9]{{1,5}})?", example)
+
 
 @dataclass(frozen=True)
 class NameFacts:
@@ -115,15 +121,18 @@ def format_name(serial: str, badge: str, start: datetime, seq: int, *,
     return f"{serial}_{badge}_{start:%Y%m%d%H%M%S}_{seq:04d}{mark}.{ext}"
 
 
-def patterns_named(names: Iterable[str]) -> tuple[NamePattern, ...]:
-    """The patterns a device model is configured with, in the order given."""
+def patterns_named(names: Iterable[str],
+                   known: dict[str, NamePattern] | None = None) -> tuple[NamePattern, ...]:
+    """The patterns a device model is configured with, in the order given, from ``known``
+    (default: the built-in ones; ``ingest.patterns.known`` adds the agency's own)."""
+    known = PATTERNS if known is None else known
     chosen = []
     for name in names:
-        if name not in PATTERNS:
+        if name not in known:
             raise WitnessError(_("Unknown file-name pattern %(name)s; known: %(known)s."),
                                code="unknown_name_pattern", name=name,
-                               known=", ".join(PATTERNS))
-        chosen.append(PATTERNS[name])
+                               known=", ".join(known))
+        chosen.append(known[name])
     return tuple(chosen)
 
 

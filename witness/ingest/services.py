@@ -54,6 +54,7 @@ from witness.storage.config import get_backend
 from witness.storage.pipeline import register, store_object
 
 from . import naming
+from . import patterns as name_patterns
 from .probe import MediaFacts, probe
 from .volume import Skipped, VolumeFile, read_clock, read_identity, remove_file, scan
 
@@ -187,9 +188,11 @@ class Ingest:
     def __init__(self, root, *, device_serial: str | None = None, wipe: bool = False,
                  backfill: bool = False, actor=None, user=None,
                  backend: BlobBackend | None = None, progress: Progress | None = None,
-                 patterns: tuple[naming.NamePattern, ...] = naming.DEFAULT,
-                 before_register: Callable[[VolumeFile], None] | None = None):
+                 patterns: tuple[naming.NamePattern, ...] | None = None,
+                 before_register: Callable[[VolumeFile], None] | None = None,
+                 volume_label: str | None = None):
         self.root = os.fspath(root)
+        self.volume = volume_label or self.root  # what the run and its audit entry name
         self.device = resolve_device(self.root, device_serial, backfill)
         self.agency = self.device.unit.agency if self.device else default_agency()
         self.version, self.profile = profiles.in_force(self.agency, timezone.now())
@@ -197,6 +200,11 @@ class Ingest:
         self.actor, self.user = actor, user
         self.backend = backend or get_backend()
         self.progress = progress or Progress()
+        if patterns is None:  # the device model's patterns (ingest.patterns)
+            identity = read_identity(self.root)
+            model = (self.device.model if self.device else "") or (
+                identity.model if identity else "")
+            patterns = name_patterns.for_model(model)
         self.patterns = patterns
         self.before_register = before_register  # tests: a crash point between copy and rows
         self.touched: set[tuple[int, int]] = set()
@@ -210,13 +218,13 @@ class Ingest:
         self.clock = _Clock(self.device, self.root, now)
         with transaction.atomic():
             self.ingest_run = IngestRun.objects.create(
-                volume=self.root, agency=self.agency, device=self.device,
+                volume=self.volume, agency=self.agency, device=self.device,
                 backfill=self.backfill, wipe=self.wipe,
                 started_at=now, started_by=self.user, files_total=len(files),
                 bytes_total=sum(f.size for f in files), clock_drift_seconds=self.clock.fixed,
                 host=host_name(), pid=os.getpid())
             audit.append(self.actor, "ingest.start", self.ingest_run, details={
-                "volume": self.root, "device": self.device.serial if self.device else None,
+                "volume": self.volume, "device": self.device.serial if self.device else None,
                 "files": len(files), "bytes": self.ingest_run.bytes_total,
                 "wipe": self.wipe, "backfill": self.backfill,
                 "digests": list(self.profile.digests)})

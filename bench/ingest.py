@@ -12,8 +12,15 @@ it measures, each time starting from an uncached source (posix_fadvise DONTNEED)
 then ``store_file`` into a fresh local store for the profile ("sha256",) and for
 ("sha256", "sm3"), including the fsync and the uncached read-back verification. The reference
 of a profile is the slowest of its digests' openssl rates, the durable copy and the uncached
-read; the target is store_file ≥ 0.8 × reference. Peak RSS is this process's ru_maxrss.
-With ``--repeat N`` every figure is the median of N runs.
+read; the target is store_file ≥ 0.8 × reference. With ``--repeat N`` these figures are the
+median of N runs.
+
+Then the whole pipeline from the shell, on a demo agency (profile sha256 only): ``witness
+ingest`` of a volume holding the same file (probe, copy, verification, database rows,
+audit), and ``witness station --once --jobs 8`` with eight docked volumes holding random
+files of the same total size, uncached; target: aggregate ≥ 0.8 × the store_file sha256
+figure (issue 3, station mode). Peak RSS is this process's ru_maxrss and the largest of its
+child processes' (the witness commands and the station's children).
 
 A benchmark, not a test: it needs about three times the file size of free disk space.
 """
@@ -79,6 +86,68 @@ def shell(*cmd: str) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def witness(*args: str) -> str:
+    done = subprocess.run([str(Path(sys.executable).with_name("witness")), *args],
+                          check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def camera_volume(folder: Path, serial: str, size: int, seq: int, source: Path | None = None):
+    """A docked camera: its identity file and one segment named as the camera names it
+    (random bytes: the probe finds no media in it and the file is stored and flagged, as
+    a damaged recording would be; the copy, digests and verification are the same)."""
+    from witness.ingest.naming import format_name
+
+    (folder / "DCIM").mkdir(parents=True)
+    (folder / "DEVICE.TXT").write_text(f"SERIAL={serial}\n")
+    name = folder / "DCIM" / format_name(serial, "B1", datetime(2026, 11, 30, 9, 0), seq)
+    if source is not None:
+        os.link(source, name)
+    else:
+        make_source(name, size)
+    return name
+
+
+def whole_pipeline(work: Path, src: Path, volumes: int):
+    """``witness ingest`` of one volume holding the source file, and ``witness station``
+    with ``volumes`` volumes (the same total size) docked at once: the station's figure is
+    total bytes over the docking window (first child started to last finished, from the
+    station's own rows) and, beside it, over the command's wall-clock time."""
+    from witness.devices.models import Device, DeviceKind
+    from witness.devices.services import register_device
+    from witness.station.models import StationVolume
+
+    witness("demo", "--no-recordings")
+    unit = Device.objects.order_by("serial").first().unit
+    serials = [register_device(kind=DeviceKind.BODY_CAMERA, serial=f"BENCH-CAM-{k}", unit=unit,
+                               actor="bench").serial for k in range(volumes + 1)]
+    size = src.stat().st_size
+    single = work / "single"
+    camera_volume(single, serials[0], size, 1, source=src)
+    dock = work / "dock"
+    files = [camera_volume(dock / f"CAM-{k}", serial, size // volumes, 1)
+             for k, serial in enumerate(serials[1:volumes + 1], start=1)]
+
+    settle()
+    drop_cache(src)
+    start = time.perf_counter()
+    witness("ingest", str(single), "--json")
+    volume_rate = size / (time.perf_counter() - start)
+    settle()
+    for path in files:
+        drop_cache(path)
+    start = time.perf_counter()
+    witness("station", "--watch", str(dock), "--once", "--settle", "0", "--interval", "0.2",
+            "--jobs", str(volumes), "--json")
+    wall = time.perf_counter() - start
+    rows = list(StationVolume.objects.filter(watch_dir=str(dock)))
+    assert len(rows) == volumes and all(r.state == "done" for r in rows), rows
+    window = (max(r.finished_at for r in rows) - min(r.started_at for r in rows))
+    total = sum(p.stat().st_size for p in files)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return volume_rate, total / window.total_seconds(), total / wall, children
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", type=Path, help="an existing source file to use")
@@ -86,6 +155,8 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=ROOT / "var",
                         help="where the store and the copies go (default: ./var)")
     parser.add_argument("--repeat", type=int, default=1, help="median of N runs")
+    parser.add_argument("--volumes", type=int, default=8,
+                        help="device volumes docked at once for the station figure")
     args = parser.parse_args()
 
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -140,6 +211,8 @@ def main() -> int:
                                rates["uncached read (dd bs=8M)"]])
             rate = size / timed(lambda p=profile: store(p), src, args.repeat)
             results.append(("+".join(profile), rate, reference))
+        single = results[0][1]  # the demo agency's profile (lushan-2019) is sha256 only
+        pipeline = whole_pipeline(work, src, args.volumes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -157,7 +230,18 @@ def main() -> int:
               f"{reference / 1e6:7.0f} | {'':>6} |")
         print(f"| {'store_file ' + name + ' (fsync + verified read-back)':<52} | "
               f"{rate / 1e6:7.0f} | {rate / reference:6.2f} |")
+    volume_rate, station_rate, station_wall, children_peak = pipeline
+    print(f"| {'witness ingest of one volume holding the file':<52} | "
+          f"{volume_rate / 1e6:7.0f} | {volume_rate / results[0][2]:6.2f} |")
+    label = f"witness station, {args.volumes} volumes at once (aggregate)"
+    print(f"| {label:<52} | {station_rate / 1e6:7.0f} | {station_rate / single:6.2f} |")
+    print(f"| {'  the same, counting the station start-up too':<52} | "
+          f"{station_wall / 1e6:7.0f} | {station_wall / single:6.2f} |")
     print()
+    print("ratios: store_file and witness ingest against the reference of their profile; "
+          f"the station against store_file sha256 ({single / 1e6:.0f} MB/s, target ≥ 0.8).")
+    print(f"peak RSS of a witness child process (ingest, station, its children): "
+          f"{children_peak:.0f} MiB (target ≤ 150)")
     print(f"peak RSS of this process: {peak:.0f} MiB (target ≤ 150); "
           f"{baseline:.0f} MiB of it before the first store_file (Django, migrate)")
     return 0

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     # floor 4
     "witness.ingest",
     "witness.derivatives",
+    "witness.station",
     # top
     "witness.web",
     "witness.cli",
@@ -136,6 +137,10 @@ TIME_ZONE = env.env_timezone("WITNESS_TIME_ZONE", "Asia/Shanghai")
 USE_TZ = True  # stored in UTC, shown in TIME_ZONE
 
 STATIC_URL = "static/"
+# Uploads beyond 2.5 MB are written here, on the same file system as the upload folders
+# of witness.ingest.uploads, which hard-link them instead of copying.
+FILE_UPLOAD_TEMP_DIR = WITNESS_HOME / "uploads"
+FILE_UPLOAD_TEMP_DIR.mkdir(exist_ok=True)
 STATIC_ROOT = WITNESS_HOME / "static"  # `witness collectstatic` target for a front proxy
 STATIC_ROOT.mkdir(exist_ok=True)
 # Blob store for originals: "" / file:///abs/path / s3://bucket?endpoint=… (witness/storage/

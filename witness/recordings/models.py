@@ -209,6 +209,11 @@ class IngestRun(models.Model):
         return (DriftSource.CLOCK_FILE if self.clock_drift_seconds is not None
                 else DriftSource.NONE)
 
+    @property
+    def outcome_counts(self) -> list[tuple[str, int]]:
+        """(outcome label, count) of each outcome that occurred, for pages."""
+        return [(Outcome(k).label, n) for k, n in self.counts.items() if n]
+
 
 class Outcome(models.TextChoices):
     STORED = "stored", _("stored")

@@ -28,6 +28,31 @@ class Volume:
         return self.root / self.names[role]
 
 
+def segment(folder: Path, serial: str, badge: str, start: datetime, seq: int, *,
+            seconds: float = 2, important: bool = False, **kwargs) -> Path:
+    """One video segment as the body camera names it, made with ffmpeg."""
+    path = folder / format_name(serial, badge, start, seq, important=important)
+    media.make_video(path, seconds, size="160x120", title=f"{serial} {seq}", **kwargs)
+    return path
+
+
+def identity_file(root: Path, serial: str, badge: str, model: str = "DSJ-A9") -> None:
+    (root / "DEVICE.TXT").write_text(f"SERIAL={serial}\nMODEL={model}\nBADGE={badge}\n")
+
+
+def docked_camera(root, serial: str, badge: str, start: datetime, count: int = 2) -> Volume:
+    """A small volume: the identity file and ``count`` contiguous one-second segments."""
+    root = Path(root)
+    dcim = root / "DCIM"
+    dcim.mkdir(parents=True)
+    vol = Volume(root, serial, start)
+    for seq in range(1, count + 1):
+        path = segment(dcim, serial, badge, start + timedelta(seconds=seq - 1), seq, seconds=1)
+        vol.names[f"seg{seq}"] = f"DCIM/{path.name}"
+    identity_file(root, serial, badge)
+    return vol
+
+
 def body_camera_volume(root, serial: str, badge: str, start: datetime, *,
                        clock: datetime | None = None, identity: bool = True,
                        outside: Path | None = None) -> Volume:
@@ -41,12 +66,9 @@ def body_camera_volume(root, serial: str, badge: str, start: datetime, *,
     vol = Volume(root, serial, start)
 
     def video(role, offset, seq, **kwargs):
-        name = format_name(serial, badge, start + timedelta(seconds=offset), seq,
-                           important=kwargs.pop("important", False))
-        media.make_video(dcim / name, kwargs.pop("seconds", 2), size="160x120",
-                         title=f"{serial} {seq}", **kwargs)
-        vol.names[role] = f"DCIM/100MEDIA/{name}"
-        return dcim / name
+        path = segment(dcim, serial, badge, start + timedelta(seconds=offset), seq, **kwargs)
+        vol.names[role] = f"DCIM/100MEDIA/{path.name}"
+        return path
 
     video("seg1", 0, 1)
     video("seg2", 2, 2)
@@ -71,7 +93,7 @@ def body_camera_volume(root, serial: str, badge: str, start: datetime, *,
         (root / "PHOTO" / "elsewhere.mp4").symlink_to(outside)
         vol.names["symlink"] = "PHOTO/elsewhere.mp4"
     if identity:
-        (root / "DEVICE.TXT").write_text(f"SERIAL={serial}\nMODEL=DSJ-A9\nBADGE={badge}\n")
+        identity_file(root, serial, badge)
     if clock is not None:
         (root / "TIME.TXT").write_text(f"{clock:%Y-%m-%d %H:%M:%S}\n")
     return vol

@@ -35,6 +35,10 @@ PAGES: dict[str, frozenset[str]] = {
     "activity_create": RECORD_WRITERS,
     "assignment_queue": CUSTODIANS,
     "recording_assign": CUSTODIANS,
+    "station": CUSTODIANS,
+    "station_retry": CUSTODIANS,
+    "ingest_upload": CUSTODIANS,
+    "ingest_run": CUSTODIANS | HEADS,
 }
 
 

@@ -21,6 +21,7 @@ NAV = [
       "device_event"}),
     ("ledger", _("Ledger"), {"ledger"}),
     ("assignment_queue", _("Assignment queue"), {"assignment_queue"}),
+    ("station", _("Ingest station"), {"station", "ingest_run", "ingest_upload"}),
 ]
 
 

@@ -294,3 +294,40 @@ class ActivityForm(forms.Form):
     def evidence_list(self) -> list[str]:
         text = self.cleaned_data.get("evidence_items") or ""
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one input (the pattern of Django's file-upload documentation)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple) and data:
+            return [single(d, initial) for d in data]
+        return [single(data or None, initial)]  # none chosen: "This field is required."
+
+
+class UploadForm(forms.Form):
+    """Photos and recorder files for one device, or historical footage (issue 3 item 6)."""
+
+    device = forms.ModelChoiceField(
+        queryset=None, required=False, label=_("device"),
+        empty_label=_("none: historical footage (goes to the assignment queue)"))
+    files = MultipleFileField(label=_("files"),
+                              help_text=_("video, audio or photos; names are kept exactly"))
+
+    def __init__(self, agency, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from witness.devices.models import Device
+
+        self.fields["device"].queryset = (Device.objects.filter(unit__agency=agency)
+                                          .select_related("unit").order_by("serial"))
+        self.fields["device"].label_from_instance = (
+            lambda d: f"{d.serial} · {d.get_kind_display()} · {d.unit.name}")

@@ -8,6 +8,7 @@ from witness.web.views import (
     devices,
     home,
     recordings,
+    station,
 )
 
 urlpatterns = [
@@ -31,4 +32,8 @@ urlpatterns = [
     path("activities/<int:pk>/", activities.activity_detail, name="activity_detail"),
     path("recordings/queue/", recordings.assignment_queue, name="assignment_queue"),
     path("recordings/<int:pk>/assign/", recordings.recording_assign, name="recording_assign"),
+    path("station/", station.station, name="station"),
+    path("station/<int:pk>/retry/", station.station_retry, name="station_retry"),
+    path("ingest/runs/<int:pk>/", station.ingest_run, name="ingest_run"),
+    path("ingest/upload/", station.ingest_upload, name="ingest_upload"),
 ]

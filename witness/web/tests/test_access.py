@@ -10,6 +10,7 @@ from django.utils import timezone
 from witness.devices import services as devices
 from witness.org import services as org
 from witness.org.models import Role
+from witness.station.models import StationVolume, VolumeState
 from witness.testing import factories as f
 from witness.web import urls
 from witness.web.access import PAGES, pages_for
@@ -47,6 +48,11 @@ MATRIX = [
     ("assignment queue", "assignment_queue", None, "get", {"custodian"}, OK),
     # No activity and no reason: the refusal (422) shows who got past the gate.
     ("assign a recording", "recording_assign", "queued", "post", {"custodian"}, 422),
+    ("ingest station", "station", None, "get", {"custodian"}, OK),
+    # The volume is not failed: the refusal (409) shows who got past the gate.
+    ("retry a docked volume", "station_retry", "volume", "post", {"custodian"}, 409),
+    ("upload files", "ingest_upload", None, "get", {"custodian"}, OK),
+    ("an ingest run", "ingest_run", "run", "get", {"custodian"} | HEADS, OK),
 ]
 
 
@@ -60,6 +66,9 @@ def world(site):
     ns.activity = f.ActivityFactory(unit=ns.field, case=ns.case,
                                     arrived_at=timezone.now() - timedelta(hours=2))
     ns.queued = f.RecordingFactory(device=ns.held)
+    ns.run = ns.queued.ingest_run or f.IngestRunFactory(agency=ns.agency, device=ns.held)
+    ns.volume = StationVolume.objects.create(host="h", watch_dir="/media", path="/media/A",
+                                             run=ns.run, state=VolumeState.DONE)
     return ns
 
 

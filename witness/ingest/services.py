@@ -117,9 +117,11 @@ def _aware(naive: datetime) -> datetime:
 
 
 def timing(entry: VolumeFile, facts: MediaFacts, name: naming.NameFacts | None,
-           clock: _Clock) -> Timing:
-    """Start and end from the file name, else the container, else EXIF, else file times;
-    corrected by the device clock drift (device time minus true time)."""
+           clock: _Clock, file_times: bool = True) -> Timing:
+    """Start and end from the file name, else the container, else EXIF, else file times
+    (unless ``file_times`` is False: an uploaded file's times are those of the upload, so
+    it has no time and goes to the assignment queue); corrected by the device clock drift
+    (device time minus true time)."""
     duration = timedelta(seconds=float(facts.duration)) if facts.duration else None
     if name is not None:
         start, source = _aware(name.start), TimeSource.FILE_NAME
@@ -130,6 +132,8 @@ def timing(entry: VolumeFile, facts: MediaFacts, name: naming.NameFacts | None,
     elif facts.camera_time is not None:
         start, source = _aware(facts.camera_time), TimeSource.EXIF
         end = start
+    elif not file_times:
+        return Timing(None, None, None, TimeSource.NONE, None, DriftSource.NONE)
     else:  # the device wrote the file until its end: mtime is the end
         end = datetime.fromtimestamp(entry.mtime_ns / 1e9, UTC)
         start, source = (end - duration if duration else end), TimeSource.FILE_TIME
@@ -190,11 +194,15 @@ class Ingest:
                  backend: BlobBackend | None = None, progress: Progress | None = None,
                  patterns: tuple[naming.NamePattern, ...] | None = None,
                  before_register: Callable[[VolumeFile], None] | None = None,
-                 volume_label: str | None = None):
+                 volume_label: str | None = None, agency=None, file_times: bool = True):
         self.root = os.fspath(root)
         self.volume = volume_label or self.root  # what the run and its audit entry name
         self.device = resolve_device(self.root, device_serial, backfill)
-        self.agency = self.device.unit.agency if self.device else default_agency()
+        self.agency = (self.device.unit.agency if self.device
+                       else agency or default_agency())
+        self.file_times = file_times
+        self.entries: list[VolumeFile | Skipped] = []  # as scanned (station mode)
+        self.wiped: set[bytes] = set()
         self.version, self.profile = profiles.in_force(self.agency, timezone.now())
         self.wipe, self.backfill = wipe, backfill
         self.actor, self.user = actor, user
@@ -213,7 +221,7 @@ class Ingest:
         _interrupt_dead_runs()
         self.backend.clean_staging(STAGING_MAX_AGE)
         now = timezone.now()
-        entries = list(scan(self.root))
+        entries = self.entries = list(scan(self.root))
         files = [e for e in entries if isinstance(e, VolumeFile)]
         self.clock = _Clock(self.device, self.root, now)
         with transaction.atomic():
@@ -262,18 +270,32 @@ class Ingest:
         if self.before_register is not None:
             self.before_register(entry)
         name = naming.parse_name(entry.raw_name, self.patterns)
-        when = timing(entry, facts, name, self.clock)
+        when = timing(entry, facts, name, self.clock, self.file_times)
         try:
             recording, blob, item = self._record(entry, stored, facts, name, when)
         except IntegrityError:  # a concurrent run registered the same file first
             recording, blob, item = self._record(entry, stored, facts, name, when)
-        if self.wipe and remove_file(self.root, entry):
-            item.wiped = True
-            item.save(update_fields=["wiped"])
-            with transaction.atomic():
-                audit.append(self.actor, "ingest.wipe", recording, details={
-                    "path": entry.display, "sha256": blob.sha256, "run": self.ingest_run.pk})
+        if self.wipe:
+            self._wipe(entry, recording, blob, item)
         return item
+
+    def _wipe(self, entry, recording, blob, item) -> None:
+        """Delete the very file stored from the device (ING-3). A device that refuses
+        (mounted read-only, I/O error) keeps the file; the run carries on."""
+        details = {"path": entry.display, "sha256": blob.sha256, "run": self.ingest_run.pk}
+        try:
+            removed = remove_file(self.root, entry)
+        except OSError as exc:
+            with transaction.atomic():
+                audit.append(self.actor, "ingest.wipe", recording, outcome="failure",
+                             details={**details, "error": exc.strerror or str(exc)})
+            return
+        if removed:
+            self.wiped.add(entry.raw_relative)
+            with transaction.atomic():
+                item.wiped = True
+                item.save(update_fields=["wiped"])
+                audit.append(self.actor, "ingest.wipe", recording, details=details)
 
     def _record(self, entry, stored, facts, name, when):
         with transaction.atomic():

@@ -81,6 +81,8 @@ class VolumeFile(_Entry):
 class Skipped(_Entry):
     reason: SkipReason
     detail: str = ""
+    size: int = 0  # of a regular file that is not media (station mode sees it grow)
+    mtime_ns: int = 0
 
 
 def media_kind(name: bytes | str) -> str | None:
@@ -157,7 +159,8 @@ def _walk(root: Path) -> Iterator[VolumeFile | Skipped]:
                     yield VolumeFile(path, rel, kind, st.st_size, st.st_mtime_ns,
                                      (st.st_dev, st.st_ino))
                 else:
-                    yield Skipped(path, rel, SkipReason.NOT_MEDIA)
+                    yield Skipped(path, rel, SkipReason.NOT_MEDIA, size=st.st_size,
+                                  mtime_ns=st.st_mtime_ns)
             else:
                 yield Skipped(path, rel, SkipReason.SPECIAL_FILE)
     finally:

@@ -32,6 +32,7 @@ class TimeSource(models.TextChoices):
     CONTAINER = "container", _("container metadata")
     EXIF = "exif", _("photo EXIF")
     FILE_TIME = "file_time", _("file modification time")
+    NONE = "none", _("unknown (an uploaded file without a time of its own)")
 
 
 class DriftSource(models.TextChoices):

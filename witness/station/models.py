@@ -26,6 +26,8 @@ ACTIVE_STATES = (VolumeState.SETTLING, VolumeState.QUEUED, VolumeState.INGESTING
 
 
 class StationVolume(models.Model):
+    agency = models.ForeignKey("org.Agency", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("agency"))
     host = models.CharField(_("station host"), max_length=100)
     watch_dir = models.CharField(_("watched folder"), max_length=1000)
     path = models.CharField(_("volume"), max_length=1000)
@@ -45,6 +47,8 @@ class StationVolume(models.Model):
     started_at = models.DateTimeField(_("ingest started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("ingest finished"), null=True, blank=True)
     pid = models.PositiveIntegerField(_("process id"), null=True, blank=True)
+    # boot id and start time of that process: a pid reused after a reboot is not it
+    pid_token = models.CharField(max_length=80, blank=True)
     run = models.ForeignKey("recordings.IngestRun", on_delete=models.PROTECT, null=True,
                             blank=True, related_name="+", verbose_name=_("ingest run"))
     files_total = models.PositiveIntegerField(_("files"), default=0)

@@ -125,13 +125,88 @@ def test_a_restarted_station_takes_over_rows_of_a_dead_process(dock):
     cam = dock.camera("A")
     dead = subprocess.Popen(["true"])
     dead.wait()
-    row = StationVolume.objects.create(
-        host=services.host_name(), watch_dir=str(dock.watch), path=str(cam.root),
-        state=VolumeState.INGESTING, pid=dead.pid, started_at=timezone.now(),
-        signature=services.signature(cam.root))
-    services.Station(dock.watch, launcher=dock.launcher).poll()
+    alive = subprocess.Popen(["sleep", "30"])
+    rows = [StationVolume.objects.create(
+        agency=dock.agency, host=services.host_name(), watch_dir=str(dock.watch),
+        path=str(cam.root), state=VolumeState.INGESTING, started_at=started, pid=pid,
+        pid_token=token, signature=services.signature(cam.root))
+        for pid, token, started in [
+            (dead.pid, "boot:1", timezone.now()),  # its process is gone
+            (alive.pid, "other-boot:1", timezone.now()),  # the pid belongs to another now
+            (alive.pid, services.process_token(alive.pid), timezone.now()),  # still running
+            (None, "", timezone.now() - timedelta(minutes=5)),  # never got its process
+        ]]
+    try:
+        services.Station(dock.watch, launcher=dock.launcher).poll()
+    finally:
+        alive.kill()
+        alive.wait()
+    states = []
+    for row in rows:
+        row.refresh_from_db()
+        states.append(row.state)
+    assert states == [VolumeState.FAILED, VolumeState.FAILED, VolumeState.INGESTING,
+                      VolumeState.FAILED]
+    assert "exit status ?" in rows[0].error
+    # while a child of that path still runs, no second row is made for the same volume
+    assert StationVolume.objects.filter(path=str(cam.root)).count() == 4
+
+
+def test_a_volume_removed_before_its_turn_fails_and_is_never_launched(dock):
+    cam = dock.camera("A")
+    started = []
+    station = services.Station(dock.watch, settle=0, jobs=1, launcher=lambda pk: (
+        started.append(pk), subprocess.Popen(["sleep", "5"]))[1])
+    busy = StationVolume.objects.create(agency=dock.agency, host=station.host,
+                                        watch_dir=station.watch_dir, path="/elsewhere",
+                                        state=VolumeState.INGESTING, pid=os.getpid(),
+                                        pid_token=services.process_token(os.getpid()))
+    station.poll()
+    station.poll()  # settled, but the only slot is taken
+    assert row_of(cam.root).state == VolumeState.QUEUED
+    cam.root.rename(dock.watch / ".gone")
+    station.poll()
+    row = row_of(cam.root)
+    assert row.state == VolumeState.FAILED and not row.present
+    assert "取出" in row.error or "removed" in row.error
+    StationVolume.objects.filter(pk=busy.pk).update(state=VolumeState.DONE)
+    station.poll()
+    assert started == []
+
+
+def test_a_launcher_that_cannot_start_fails_the_row_and_the_station_goes_on(dock):
+    cam = dock.camera("A")
+
+    def launcher(pk):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    station = services.Station(dock.watch, settle=0, launcher=launcher)
+    station.serve(interval=0.05, once=True)
+    row = row_of(cam.root)
+    assert row.state == VolumeState.FAILED and "Resource temporarily unavailable" in row.error
+
+
+def test_an_unreadable_volume_fails_instead_of_settling_for_ever(dock, monkeypatch):
+    """A mount that answers every read with an I/O error (simulated: the tests run as root,
+    which reads any folder) fails after the grace time; lost+found is never a volume."""
+    clock = Clock()
+    (dock.watch / "lost+found").mkdir()
+    (dock.watch / "CARD").mkdir()
+    station = services.Station(dock.watch, settle=5, launcher=dock.launcher, clock=clock)
+    monkeypatch.setattr(services, "scan", lambda path: (_ for _ in ()).throw(
+        OSError(5, "Input/output error")))
+    station.poll()
+    row = row_of(dock.watch / "CARD")
+    assert StationVolume.objects.count() == 1  # not lost+found
+    clock.tick(59)
+    station.poll()
     row.refresh_from_db()
-    assert row.state == VolumeState.FAILED and "exit status ?" in row.error
+    assert row.state == VolumeState.SETTLING
+    clock.tick(2)
+    station.poll()
+    row.refresh_from_db()
+    assert row.state == VolumeState.FAILED and "cannot be read" in row.error
+    assert not station.busy()
 
 
 def test_wiped_volume_is_not_ingested_again_new_files_start_a_new_row_ING3(dock):
@@ -183,7 +258,8 @@ def test_volume_of_unregistered_device_fails_with_bilingual_reason(dock):
 def test_child_in_process_writes_progress_into_its_row(dock):
     cam = dock.camera("A", count=3)
     row = StationVolume.objects.create(host="h", watch_dir=str(dock.watch),
-                                       path=str(cam.root), state=VolumeState.INGESTING)
+                                       agency=dock.agency, path=str(cam.root),
+                                       state=VolumeState.INGESTING)
     done = services.ingest_volume(row.pk)
     assert done.state == VolumeState.DONE and done.files_done == 3
     assert done.signature_after == services.signature(cam.root)

@@ -68,7 +68,8 @@ def world(site):
     ns.queued = f.RecordingFactory(device=ns.held)
     ns.run = ns.queued.ingest_run or f.IngestRunFactory(agency=ns.agency, device=ns.held)
     ns.volume = StationVolume.objects.create(host="h", watch_dir="/media", path="/media/A",
-                                             run=ns.run, state=VolumeState.DONE)
+                                             agency=ns.agency, run=ns.run,
+                                             state=VolumeState.DONE)
     return ns
 
 

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 def volume(run=None, **kwargs):
-    defaults = {"host": "station-1", "watch_dir": "/media/station", "path": "/media/station/A"}
+    defaults = {"host": "station-1", "watch_dir": "/media/station", "path": "/media/station/A",
+                "agency": run.agency if run else None}
     return StationVolume.objects.create(run=run, **{**defaults, **kwargs})
 
 
@@ -32,8 +33,8 @@ def docked(site):
     ns.busy = volume(ns.run, serial="DSJ-PG-1", state=VolumeState.INGESTING,
                      started_at=timezone.now(), files_total=5, files_done=2,
                      bytes_total=1000, bytes_done=500, current_file="DCIM/0002.MP4")
-    ns.failed = volume(None, path="/media/station/B", serial="UNKNOWN-9",
-                       state=VolumeState.FAILED, error="未登记\nNot registered")
+    ns.failed = volume(None, path="/media/station/B", serial="UNKNOWN-9", agency=ns.agency,
+                       state=VolumeState.FAILED, error="未登记\nNot registered\nTraceback")
     return ns
 
 
@@ -51,10 +52,10 @@ def test_custodian_sees_progress_and_the_page_polls_while_busy(docked, login):
     assert partial.status_code == 200 and b"<html" not in partial.content
 
 
-def test_page_stops_polling_when_nothing_is_in_progress(docked, login):
+def test_page_polls_slowly_when_nothing_is_in_progress(docked, login):
     StationVolume.objects.filter(pk=docked.busy.pk).update(state=VolumeState.DONE)
     page = login(docked.people["custodian"]).get(reverse("station"))
-    assert b"every 2s" not in page.content
+    assert b"every 2s" not in page.content and b'hx-trigger="every 10s"' in page.content
 
 
 def test_station_page_query_count_does_not_grow_with_volumes(docked, login):
@@ -70,15 +71,20 @@ def test_station_page_query_count_does_not_grow_with_volumes(docked, login):
     assert len(many) == len(few)
 
 
-def test_retry_requeues_a_failed_docked_volume_with_audit(docked, login):
+def test_retry_queues_a_failed_docked_volume_again_keeping_the_failure_with_audit(docked,
+                                                                                  login):
     client = login(docked.people["custodian"])
     done = client.post(reverse("station_retry", args=[docked.failed.pk]))
     assert done.status_code == 302
     docked.failed.refresh_from_db()
-    assert docked.failed.state == VolumeState.QUEUED and docked.failed.error == ""
-    assert AuditEntry.objects.filter(action="station.retry").count() == 1
-    again = client.post(reverse("station_retry", args=[docked.failed.pk]))
-    assert again.status_code == 409  # no longer failed
+    assert docked.failed.state == VolumeState.FAILED and not docked.failed.present
+    again = StationVolume.objects.get(path=docked.failed.path, present=True)
+    assert again.state == VolumeState.QUEUED and again.agency == docked.agency
+    entry = AuditEntry.objects.get(action="station.retry")
+    assert entry.details["failed"] == docked.failed.pk
+    refused = client.post(reverse("station_retry", args=[docked.failed.pk]))
+    assert refused.status_code == 409  # no longer the docked row
+    assert "只能重试" in refused.content.decode()
 
 
 def test_run_page_lists_each_file_outcome_with_its_reason(docked, login):
@@ -96,9 +102,11 @@ def test_officers_and_administrators_may_not_open_the_station(docked, login):
             == 403
 
 
-def test_another_agency_does_not_see_this_agencys_runs(docked, site, login):
+def test_another_agency_does_not_see_this_agencys_volumes_or_runs(docked, site, login):
     other = site()
     page = login(other.people["custodian"]).get(reverse("station"))
-    assert b"DSJ-PG-1" not in page.content
+    assert b"DSJ-PG-1" not in page.content and b"UNKNOWN-9" not in page.content
+    assert login(other.people["custodian"]).post(
+        reverse("station_retry", args=[docked.failed.pk])).status_code == 404
     assert login(other.people["custodian"]).get(
         reverse("ingest_run", args=[docked.run.pk])).status_code == 404

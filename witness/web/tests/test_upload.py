@@ -1,6 +1,8 @@
 """Single files uploaded through the web page go through the ingest pipeline (issue 3 item 6;
 ING-1, ING-4): stored, read back, attributed, each outcome shown; names kept exactly."""
 
+import subprocess
+import uuid
 from datetime import datetime
 
 import pytest
@@ -9,6 +11,7 @@ from django.urls import reverse
 
 from witness.ingest.uploads import upload_root
 from witness.recordings.models import Attribution, IngestRun, Recording
+from witness.storage.backends.base import host_name
 from witness.storage.config import get_backend
 from witness.testing import factories as f
 from witness.testing.media import ffmpeg_available, make_photo, make_wav
@@ -17,7 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def desk(site, tmp_path):
+def desk(site, tmp_path, settings):
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "uploads"  # this test's own
+    settings.FILE_UPLOAD_TEMP_DIR.mkdir()
     if not ffmpeg_available():
         pytest.fail("ffmpeg/ffprobe missing; `make install` installs them")
     ns = site()
@@ -92,3 +97,35 @@ def test_a_file_that_is_not_media_is_refused_in_both_languages_and_nothing_store
 def test_only_custodians_upload(desk, login):
     for role in ("officer", "auditadmin"):
         assert login(desk.people[role]).get(reverse("ingest_upload")).status_code == 403
+
+
+def test_an_upload_without_a_time_of_its_own_waits_in_the_queue_DEV3(desk, login):
+    """The file's modification time is the upload's: it must not attribute the recording
+    to whoever holds the device now, nor hide a late hand-in (ING-2)."""
+    client = login(desk.people["custodian"])
+    client.post(reverse("ingest_upload"), {"device": desk.device.pk,
+                                           "files": [upload(desk.wav)]})
+    rec = Recording.objects.get()
+    assert rec.time_source == "none" and rec.started_at is None
+    assert rec.attribution == Attribution.QUEUED and rec.queue_reason == "no_time"
+
+
+def test_historical_footage_goes_to_the_uploaders_agency(desk, site, login):
+    other = site()
+    client = login(other.people["custodian"])
+    done = client.post(reverse("ingest_upload"), {"files": [upload(desk.wav)]})
+    run = IngestRun.objects.get()
+    assert run.agency == other.agency and done["Location"] == reverse("ingest_run",
+                                                                       args=[run.pk])
+    assert client.get(done["Location"]).status_code == 200
+
+
+def test_leftovers_of_a_killed_upload_are_removed_by_the_next(desk, login):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = upload_root() / f"{host_name()}~{dead.pid}~{uuid.uuid4()}"
+    left.mkdir(parents=True)
+    (left / "half.wav").write_bytes(b"RIFF")
+    login(desk.people["custodian"]).post(reverse("ingest_upload"), {
+        "device": desk.device.pk, "files": [upload(desk.wav)]})
+    assert not left.exists() and list(upload_root().iterdir()) == []

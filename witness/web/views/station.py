@@ -10,7 +10,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,8 +26,8 @@ RECENT = timedelta(days=1)  # undocked volumes stay on the page this long
 
 
 def _visible(request):
-    """The rows of this agency's runs, and those not yet run (whose device is not known)."""
-    return StationVolume.objects.filter(Q(run__agency=request.agency) | Q(run__isnull=True))
+    """The rows of this agency's stations."""
+    return StationVolume.objects.filter(agency=request.agency)
 
 
 def _volumes(request) -> list[StationVolume]:
@@ -37,10 +36,14 @@ def _volumes(request) -> list[StationVolume]:
                 .select_related("run", "run__device").order_by("-present", "path", "-id")[:200])
 
 
+def _context(request) -> dict:
+    rows = _volumes(request)
+    return {"volumes": rows, "busy": any(r.state in ACTIVE_STATES for r in rows)}
+
+
 @roles_required("station")
 def station(request):
-    rows = _volumes(request)
-    context = {"volumes": rows, "polling": any(r.state in ACTIVE_STATES for r in rows)}
+    context = _context(request)
     template = ("web/station/_volumes.html" if request.headers.get("HX-Request") == "true"
                 else "web/station/station.html")
     return render(request, template, context)
@@ -48,17 +51,23 @@ def station(request):
 
 @roles_required("station_retry")
 def station_retry(request, pk):
-    """POST: a failed volume that is still docked waits for a slot again."""
+    """POST: a failed volume that is still docked waits for a slot again, in a new row
+    (the failed one stays as history)."""
     if request.method != "POST":
         return redirect("station")
     with transaction.atomic():
-        row = get_object_or_404(_visible(request).select_for_update(of=("self",)), pk=pk)
+        row = get_object_or_404(_visible(request).select_for_update(), pk=pk)
         if row.state != VolumeState.FAILED or not row.present:
-            return HttpResponse(status=409)
-        StationVolume.objects.filter(pk=pk).update(
-            state=VolumeState.QUEUED, error="", started_at=None, finished_at=None, pid=None,
-            run=None, files_done=0, bytes_done=0, current_file="")
-        audit.append(request.user, "station.retry", row, details={"volume": row.path})
+            messages.error(request, _("Only a failed volume that is still docked can be "
+                                      "retried."))
+            return render(request, "web/station/station.html", _context(request), status=409)
+        StationVolume.objects.filter(pk=pk).update(present=False)
+        again = StationVolume.objects.create(
+            agency=row.agency, host=row.host, watch_dir=row.watch_dir, path=row.path,
+            serial=row.serial, wipe=row.wipe, state=VolumeState.QUEUED,
+            signature=row.signature, changed_at=timezone.now())
+        audit.append(request.user, "station.retry", again, details={
+            "volume": row.path, "failed": row.pk})
     return redirect("station")
 
 
@@ -79,8 +88,9 @@ def ingest_upload(request):
     status = None
     if request.method == "POST" and form.is_valid():
         try:
-            run = ingest_uploads(form.cleaned_data["files"], device=form.cleaned_data["device"],
-                                 actor=request.user, user=request.user)
+            run = ingest_uploads(form.cleaned_data["files"], agency=request.agency,
+                                 device=form.cleaned_data["device"], actor=request.user,
+                                 user=request.user)
         except WitnessError as exc:
             status = add_error(form, exc)
         else:

@@ -29,7 +29,9 @@ class Command(WitnessCommand):
         env = dict(os.environ, WITNESS_HOME=str(settings.WITNESS_HOME))
         commands = [[os.path.join(bin_dir, "gunicorn"), "witness.wsgi:application",
                      "--bind", f"{host}:{port}", "--workers", str(workers),
-                     "--access-logfile", "-", "--graceful-timeout", "10"]]
+                     "--access-logfile", "-", "--graceful-timeout", "10",
+                     # a web upload stores and verifies its files inside the request
+                     "--timeout", "900"]]
         if not no_worker:
             commands.append([sys.executable, "-m", "witness", "db_worker"])
         children = [subprocess.Popen(cmd, env=env) for cmd in commands]

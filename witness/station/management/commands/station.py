@@ -1,6 +1,7 @@
 """``witness station --watch DIR``: ingest every device volume docked under DIR (issue 3
-item 5). Runs until stopped (Ctrl-C, SIGTERM); with ``--once`` it ingests the volumes there
-now and exits, 1 if any failed. The custodian's web page (站 / Station) shows the same rows."""
+item 5) for the installation's agency. Runs until stopped (Ctrl-C, SIGTERM; children
+finish their volume); with ``--once`` it ingests the volumes there now and exits, 1 if any
+failed. The custodian's web page (采集站 / Ingest station) shows the same rows."""
 
 from __future__ import annotations
 
@@ -78,6 +79,9 @@ class Command(WitnessCommand):
             return services.summary(StationVolume.objects.filter(pk=row.pk))[0]
         if not watch:
             self.parser_error(_("--watch DIR is required"))
+        if jobs < 1 or interval <= 0 or settle < 0:
+            self.parser_error(_("--jobs must be at least 1, --interval more than 0 and "
+                                "--settle not negative"))
         station = services.Station(watch, settle=settle, jobs=jobs, wipe=wipe)
         stopping = []
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,7 +94,8 @@ class Command(WitnessCommand):
             if live is not None:
                 live.stop()
         rows = station.rows().filter(present=True).order_by("path")
-        self.failed = rows.filter(state=VolumeState.FAILED).exists()
+        # a service stopped by SIGTERM exits 0; --once reports whether every volume went in
+        self.failed = once and rows.filter(state=VolumeState.FAILED).exists()
         return {"watch": station.watch_dir, "volumes": services.summary(rows)}
 
     def parser_error(self, message):

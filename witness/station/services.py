@@ -119,11 +119,13 @@ def _tail(path: Path) -> str:
     """The last lines of a child's log (the end of a traceback names the error)."""
     try:
         with open(path, "rb") as fh:
-            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 16384))
+            start = fh.seek(max(0, fh.seek(0, os.SEEK_END) - 16384))
             lines = fh.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return ""
-    return "\n".join(line for line in lines[1:][-LOG_LINES:] if line.strip())
+    if start:
+        lines = lines[1:]  # begun mid-line
+    return "\n".join(line for line in lines[-LOG_LINES:] if line.strip())
 
 
 class Forked:

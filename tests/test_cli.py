@@ -25,7 +25,8 @@ def test_wrong_arguments_are_refused_in_both_languages(args):
 
 
 @pytest.mark.parametrize("command", ["demo", "serve", "device", "case", "activity", "profile",
-                                     "import", "person"])
+                                     "import", "person", "ingest", "derivatives", "station",
+                                     "naming", "audit", "fixity", "scheduler"])
 def test_every_command_has_help(command):
     result = witness(command, "--help")
     assert result.returncode == 0, result.stderr

@@ -11,6 +11,12 @@
 | WITNESS_SESSION_MINUTES | idle session timeout | 30 |
 | WITNESS_STORAGE | originals: file:///path or s3://bucket?endpoint=URL | WITNESS_HOME/blobs |
 | WITNESS_S3_ACCESS_KEY, _SECRET_KEY (or _FILE) | keys for an s3:// WITNESS_STORAGE | |
+| WITNESS_REPLICA | second copy of the originals: file:///path or s3://bucket?endpoint=URL | none |
+| WITNESS_REPLICA_S3_ACCESS_KEY, _SECRET_KEY (or _FILE) | keys of an s3:// replica | the primary's |
+| WITNESS_FIXITY_DAYS | every original re-read once per this many days | 30 |
+| WITNESS_AUDIT_ALGORITHM | checkpoint signatures: ed25519 or sm2 | ed25519 |
+| WITNESS_AUDIT_KEY | checkpoint signing key (made on first use) | WITNESS_HOME/audit-signing.key |
+| WITNESS_AUDIT_CHECKPOINT_SECONDS | seconds between periodic checkpoints | 300 |
 """
 
 from pathlib import Path
@@ -137,6 +143,18 @@ TIME_ZONE = env.env_timezone("WITNESS_TIME_ZONE", "Asia/Shanghai")
 USE_TZ = True  # stored in UTC, shown in TIME_ZONE
 
 STATIC_URL = "static/"
+# The audit log's checkpoint signing key (issue 4): Ed25519, or SM2 for 密评.
+WITNESS_AUDIT_ALGORITHM = env.env_choice("WITNESS_AUDIT_ALGORITHM", "ed25519",
+                                         ("ed25519", "sm2"))
+WITNESS_AUDIT_KEY = env.env_path("WITNESS_AUDIT_KEY", str(WITNESS_HOME / "audit-signing.key"))
+WITNESS_AUDIT_CHECKPOINT_SECONDS = env.env_int("WITNESS_AUDIT_CHECKPOINT_SECONDS", 300,
+                                               minimum=1)
+
+# A second copy of every original (issue 4; same URL forms as WITNESS_STORAGE; empty: none)
+# and the fixity period: every original re-read once per this many days.
+WITNESS_REPLICA = env.env_str("WITNESS_REPLICA", "")
+WITNESS_FIXITY_DAYS = env.env_int("WITNESS_FIXITY_DAYS", 30, minimum=1)
+
 # Uploads beyond 2.5 MB are written here, on the same file system as the upload folders
 # of witness.ingest.uploads, which hard-link them instead of copying.
 FILE_UPLOAD_TEMP_DIR = WITNESS_HOME / "uploads"

@@ -7,6 +7,7 @@ commit together or not at all (GB/T 22239-2019 8.1.4.3; ING-4). Calling it outsi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import models, transaction
@@ -58,6 +59,8 @@ def append(actor: Any, action: str, obj: Any = None, outcome: str = Outcome.SUCC
         actor = ctx.actor
     actor_type, actor_id, actor_label = _actor_fields(actor)
     object_type, object_id = object_ref(obj)
+    if details:  # every entry must become a Merkle leaf: canonical JSON only (issue 4)
+        json.dumps(details, allow_nan=False, ensure_ascii=False, sort_keys=True)
     return AuditEntry.objects.using(using).create(
         created_at=timezone.now(),
         actor_type=actor_type,

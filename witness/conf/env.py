@@ -79,6 +79,14 @@ def env_list(name: str, default: list[str], *, environ=None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...], *, environ=None) -> str:
+    value = (_raw(name, environ) or default).strip().lower()
+    if value not in choices:
+        raise _fail(name, value, f"应为 {' / '.join(choices)} 之一",
+                    f"must be one of {', '.join(choices)}")
+    return value
+
+
 def env_path(name: str, default: str, *, environ=None) -> Path:
     value = _raw(name, environ)
     raw = default if value is None or value == "" else value

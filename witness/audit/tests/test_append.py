@@ -66,5 +66,26 @@ def test_truncate_is_rejected_on_postgresql(entry):
         pytest.skip("SQLite has no TRUNCATE")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
             connection.cursor() as cur:
-        cur.execute("TRUNCATE audit_auditentry")
+        cur.execute("TRUNCATE audit_auditentry CASCADE")  # the leaves that refer to it too
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+CHANGES = {"audit_auditleaf": "UPDATE audit_auditleaf SET sequenced_at = sequenced_at",
+           "audit_auditnode": "UPDATE audit_auditnode SET level = level",
+           "audit_checkpoint": "UPDATE audit_checkpoint SET tree_size = 0"}
+
+
+@pytest.mark.parametrize("table", sorted(CHANGES))
+def test_the_merkle_tables_are_append_only_too(db, table, settings, tmp_path):
+    """Issue 4: leaves, subtree hashes and checkpoints reject UPDATE and DELETE."""
+    from witness.audit import log
+
+    settings.WITNESS_AUDIT_KEY = tmp_path / "k"
+    with transaction.atomic():
+        for i in range(3):
+            audit.append("system:test", "test.action", ("thing", i))
+    log.checkpoint(actor="test")
+    for sql in (CHANGES[table], f"DELETE FROM {table}"):  # noqa: S608 - fixed names
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+                connection.cursor() as cur:
+            cur.execute(sql)

@@ -34,11 +34,14 @@ def write_random(path, size: int, seed: int) -> None:
             left -= n
 
 
-def big_staging(store) -> bool:
-    """Whether a staging file of the big file is being written now (> 1 MiB)."""
+def big_staging(store, pid: int) -> bool:
+    """Whether process ``pid`` is writing a staging file of the big file now (> 1 MiB). The
+    pid in the staging name tells it from a killed run's leftover, which the new run only
+    removes once it has started."""
     staging = store / "staging"
     try:
-        return any(e.stat().st_size > 1024 * 1024 for e in os.scandir(staging))
+        return any(f"~{pid}~" in e.name and e.stat().st_size > 1024 * 1024
+                   for e in os.scandir(staging))
     except OSError:
         return False
 
@@ -79,7 +82,7 @@ def test_kill_9_at_random_points_then_rerun_stores_each_file_once_ING4(scene, tm
         try:
             if aim_inside:
                 deadline = time.monotonic() + 60
-                while not big_staging(store) and child.poll() is None:
+                while not big_staging(store, child.pid) and child.poll() is None:
                     assert time.monotonic() < deadline, f"no big staging file (seed {seed})"
                     time.sleep(0.002)
                 time.sleep(rng.uniform(0, 0.15))

@@ -1,5 +1,6 @@
-"""`witness serve`: the web server (gunicorn) and the background worker (db_worker)
-together, as one foreground process that stops both on Ctrl-C or SIGTERM."""
+"""`witness serve`: the web server (gunicorn), the background worker (db_worker), the audit
+log's sequencer and the scheduler of periodic jobs together, as one foreground process that
+stops them all on Ctrl-C or SIGTERM."""
 
 import os
 import signal
@@ -34,6 +35,10 @@ class Command(WitnessCommand):
                      "--timeout", "900"]]
         if not no_worker:
             commands.append([sys.executable, "-m", "witness", "db_worker"])
+            # the audit log's sequencer and periodic checkpoints (issue 4)
+            commands.append([sys.executable, "-m", "witness", "audit", "sequence", "--follow"])
+            # periodic jobs: fixity audits in rolling batches (issue 4)
+            commands.append([sys.executable, "-m", "witness", "scheduler", "--follow"])
         children = [subprocess.Popen(cmd, env=env) for cmd in commands]
         url = f"http://{host}:{port}/"
         self.stdout.write(str(_("Witness is running at %(url)s (Ctrl-C stops it).")

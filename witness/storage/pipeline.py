@@ -10,11 +10,17 @@ from the medium (``read_staging``: page cache dropped / full GET) — the kernel
 overlaps reading and hashing — and its SHA-256 must equal the one computed from the source.
 Only then does the object become final under its content address and get a :class:`Blob`
 row.
+
+``copy_verified`` writes a stream (another store's copy of a registered blob: replication,
+fixity repair) through the same staging, read-back and finalisation steps, checking every
+registered digest of the stream on the way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import hashlib
 import logging
 import os
@@ -31,7 +37,7 @@ from django.utils.translation import gettext_lazy as _
 from witness.audit import services as audit
 from witness.core.errors import WitnessError
 
-from .backends.base import CHUNK, BlobBackend, Staging
+from .backends.base import CHUNK, BlobBackend, FinalObject, Staging
 from .models import Blob
 
 POOL = 4  # buffers in flight: the slowest consumer lags the reader by at most POOL chunks
@@ -183,6 +189,20 @@ def sha256_of(chunks: Iterator[bytes]) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def digests_of(chunks: Iterator[bytes], algorithms: Iterable[str],
+               progress: Callable[[int], None] | None = None) -> tuple[dict[str, str], int]:
+    """Every named digest and the size of a stream, in one pass (a fixity check, a copy)."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    size = 0
+    for chunk in chunks:
+        for h in hashers.values():
+            h.update(chunk)
+        size += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return {name: h.hexdigest() for name, h in hashers.items()}, size
+
+
 @dataclass(frozen=True)
 class StoredObject:
     """A verified final object not yet registered (``register`` makes its Blob row)."""
@@ -192,6 +212,53 @@ class StoredObject:
     digests: dict[str, str]
     key: str
     created: bool
+    aside: str | None = None  # a replaced damaged object's bytes, kept there (repairs only)
+
+
+@contextlib.contextmanager
+def _staged(backend: BlobBackend, what):
+    """A new staging object of ``backend``, discarded if the block fails. A failing discard
+    (say, S3 unreachable) must not hide the original error; the leftover is removed by
+    clean_staging later."""
+    try:
+        staging = backend.open_staging()
+    except OSError as exc:
+        raise _store_failed(what, exc) from exc
+    try:
+        yield staging
+    except BaseException:
+        try:
+            backend.discard(staging)
+        except Exception:
+            logger.exception("could not discard staging object %s", staging.name)
+        raise
+
+
+def _seal(backend: BlobBackend, staging: Staging, sha256: str, size: int, what,
+          chunk_size: int) -> None:
+    """Make the staged bytes durable and read them back from the medium: their SHA-256 and
+    size must be ``sha256`` and ``size``."""
+    try:
+        staging.close()
+    except OSError as exc:  # fsync failed: the bytes may not be on the disk
+        raise _store_failed(what, exc) from exc
+    try:
+        stored_sha256, stored_size = sha256_of(backend.read_staging(staging, chunk_size))
+    except OSError as exc:  # the read-back itself failed (e.g. EIO)
+        raise _store_failed(what, exc) from exc
+    if (stored_sha256, stored_size) != (sha256, size):
+        raise WitnessError(
+            _("The stored copy of %(path)s did not read back identical (SHA-256 "
+              "%(stored)s instead of %(expected)s); nothing was stored."),
+            code="verification_failed", path=os.fsdecode(what),
+            stored=stored_sha256, expected=sha256)
+
+
+def _finalize(backend: BlobBackend, staging: Staging, sha256: str, what) -> FinalObject:
+    try:
+        return backend.finalize(staging, sha256)
+    except OSError as exc:
+        raise _store_failed(what, exc) from exc
 
 
 def store_file(path: str | os.PathLike, backend: BlobBackend,
@@ -230,11 +297,7 @@ def store_object(path: str | os.PathLike, backend: BlobBackend,
         if expect is not None and (before.st_dev, before.st_ino) != tuple(expect):
             raise _changed(path)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        try:
-            staging = backend.open_staging()
-        except OSError as exc:
-            raise _store_failed(path, exc) from exc
-        try:
+        with _staged(backend, path) as staging:
             digests, size = _copy(path, fd, staging, algorithms, chunk_size, progress)
             after = os.fstat(fd)
             try:
@@ -244,37 +307,66 @@ def store_object(path: str | os.PathLike, backend: BlobBackend,
             if not (_fingerprint(before) == _fingerprint(after) == _fingerprint(now)
                     and size == before.st_size):
                 raise _changed(path)
-            try:
-                staging.close()
-            except OSError as exc:  # fsync failed: the bytes may not be on the disk
-                raise _store_failed(path, exc) from exc
-            try:
-                stored_sha256, stored_size = sha256_of(backend.read_staging(staging,
-                                                                            chunk_size))
-            except OSError as exc:  # the read-back itself failed (e.g. EIO)
-                raise _store_failed(path, exc) from exc
-            if (stored_sha256, stored_size) != (digests["sha256"], size):
-                raise WitnessError(
-                    _("The stored copy of %(path)s did not read back identical (SHA-256 "
-                      "%(stored)s instead of %(expected)s); nothing was stored."),
-                    code="verification_failed", path=os.fsdecode(path),
-                    stored=stored_sha256, expected=digests["sha256"])
-            try:
-                final = backend.finalize(staging, digests["sha256"])
-            except OSError as exc:
-                raise _store_failed(path, exc) from exc
-        except BaseException:
-            # A failing discard (say, S3 unreachable) must not hide the original error;
-            # the leftover is removed by clean_staging later.
-            try:
-                backend.discard(staging)
-            except Exception:
-                logger.exception("could not discard staging object %s", staging.name)
-            raise
+            _seal(backend, staging, digests["sha256"], size, path, chunk_size)
+            final = _finalize(backend, staging, digests["sha256"], path)
     finally:
         os.close(fd)
     return StoredObject(sha256=digests["sha256"], size=size, digests=digests, key=final.key,
                         created=final.created)
+
+
+def copy_verified(chunks: Iterator[bytes], backend: BlobBackend, digests: dict[str, str],
+                  size: int, what: str, *, replace: bool = False, chunk_size: int = CHUNK,
+                  progress: Callable[[int], None] | None = None) -> StoredObject:
+    """Write the stream ``chunks`` (another store's copy of a registered blob) into
+    ``backend`` as a verified final object: every digest in ``digests`` (the register's)
+    and ``size`` must match the stream, and the stored bytes must read back identical,
+    before the object becomes final. ``replace``: a damaged object under the key is
+    replaced (``replace_damaged``, its bytes kept aside) instead of kept. Streams: memory
+    does not grow with the size. Raises WitnessError (``copy_mismatch``, …); nothing is
+    stored then."""
+    algorithms = check_algorithms(digests)
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    got = 0
+    with _staged(backend, what) as staging:
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except OSError as exc:
+                raise WitnessError(_("Cannot read %(path)s: %(reason)s."),
+                                   code="source_unreadable", path=what,
+                                   reason=exc.strerror or str(exc)) from exc
+            if chunk is None:
+                break
+            for h in hashers.values():
+                h.update(chunk)
+            try:
+                staging.write(chunk)
+            except OSError as exc:
+                raise _store_failed(what, exc) from exc
+            got += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        read = {name: h.hexdigest() for name, h in hashers.items()}
+        differ = sorted(a for a in digests if read.get(a) != digests[a])
+        if differ or got != size:
+            raise WitnessError(
+                _("The copy read for %(path)s does not match the register (%(what)s "
+                  "differ); nothing was written."),
+                code="copy_mismatch", path=what,
+                what=", ".join(differ + (["size"] if got != size else [])))
+        _seal(backend, staging, read["sha256"], got, what, chunk_size)
+        if replace:
+            try:
+                done = backend.replace_damaged(staging, read["sha256"])
+            except OSError as exc:
+                raise _store_failed(what, exc) from exc
+            final = FinalObject(key=done.key, size=done.size, created=True)
+        else:
+            done = None
+            final = _finalize(backend, staging, read["sha256"], what)
+    return StoredObject(sha256=read["sha256"], size=got, digests=read, key=final.key,
+                        created=final.created, aside=done.aside if done else None)
 
 
 def register(backend: BlobBackend, key: str, digests: dict[str, str], size: int, *,
@@ -302,6 +394,10 @@ def register(backend: BlobBackend, key: str, digests: dict[str, str], size: int,
                 fields.append("verified_at")
             if fields:
                 blob.save(update_fields=fields)
+        else:  # a new original: its second copy, if there is a replica store, once committed
+            from .replica import enqueue_replication
+
+            transaction.on_commit(functools.partial(enqueue_replication, blob.pk))
         audit.append(actor, "blob.store", blob, details={
             "sha256": blob.sha256, "size": size, "backend": backend.name, "key": key,
             "digests": digests, "new_object": created, "new_row": new_row})

@@ -16,6 +16,11 @@ Life of an original (ING-4):
 
 There is deliberately **no delete of a final object** here: originals leave storage only
 through the retention issue's approved purge, which will add its own narrowly named call.
+
+Fixity (witness/storage/fixity.py) adds two calls: ``list_keys()`` (every final object, to
+find untracked ones) and ``replace_damaged(staging, sha256)``, the one way a final object is
+ever replaced: by a verified copy of the register's bytes, the damaged bytes kept aside
+(filesystem: a hard link under ``quarantine/``; S3: the bucket's older version).
 """
 
 from __future__ import annotations
@@ -31,6 +36,15 @@ from datetime import timedelta
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 8 * 1024 * 1024
+
+
+KEY = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})$")
+
+
+def key_sha256(key: str) -> str | None:
+    """The SHA-256 a content key names, or None if ``key`` is not a content key."""
+    match = KEY.match(key)
+    return match.group(3) if match else None
 
 
 def content_key(sha256: str) -> str:
@@ -80,6 +94,15 @@ class FinalObject:
     created: bool  # False: the same content was already stored (deduplicated)
 
 
+@dataclass(frozen=True)
+class Replaced:
+    """A damaged or missing final object replaced by verified bytes (``replace_damaged``)."""
+
+    key: str
+    size: int
+    aside: str | None  # where the damaged bytes were kept (None: there were none)
+
+
 class Staging(abc.ABC):
     """A staging object being written. Not thread-safe; one writer."""
 
@@ -101,6 +124,11 @@ class Staging(abc.ABC):
 class BlobBackend(abc.ABC):
     name: str  # "file" or "s3"
 
+    @property
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Where the objects are, as a stable label (``file:///…``, ``s3://bucket/prefix``)."""
+
     @abc.abstractmethod
     def open_staging(self) -> Staging: ...
 
@@ -118,6 +146,17 @@ class BlobBackend(abc.ABC):
     def clean_staging(self, older_than: timedelta) -> int:
         """Remove staging leftovers older than ``older_than``, and at once those of a
         process of this host that is gone (``orphaned``); return how many."""
+
+    @abc.abstractmethod
+    def replace_damaged(self, staging: Staging, sha256: str) -> Replaced:
+        """Make the verified staged bytes the final object ``content_key(sha256)`` even if a
+        (damaged) object is stored there already, keeping the old bytes aside: never called
+        but by the fixity repair, after the staged bytes matched every registered digest."""
+
+    @abc.abstractmethod
+    def list_keys(self) -> Iterator[str]:
+        """The key of every final object (also ones not named by a content key; never a
+        staging or quarantined object), in no particular order."""
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool: ...

@@ -3,7 +3,9 @@
 Layout under ``root``::
 
     staging/<host>~<pid>~<uuid4>.part   private (0600), created with O_EXCL, one writer
-    sha256/ab/cd/<sha256>     final originals, read-only (0444), never replaced
+    sha256/ab/cd/<sha256>     final originals, read-only (0444), never replaced but by a
+                              fixity repair (``replace_damaged``)
+    quarantine/<time>-<sha256>  the damaged bytes a repair replaced (hard links, kept)
 
 Durability: ``Staging.close()`` fsyncs the file; ``finalize`` makes the file read-only,
 fsyncs it, hard-links it to its content address (``link`` fails if that name exists, so an
@@ -23,10 +25,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import re
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -35,16 +37,18 @@ from witness.core.errors import NotFound, WitnessError
 
 from .base import (
     CHUNK,
+    KEY,
     BlobBackend,
     FinalObject,
+    Replaced,
     Staging,
     content_key,
     orphaned,
     staging_token,
 )
 
-KEY = re.compile(r"^sha256/([0-9a-f]{2})/([0-9a-f]{2})/(\1\2[0-9a-f]{60})$")
 STAGING_DIR = "staging"
+QUARANTINE_DIR = "quarantine"
 SUFFIX = ".part"
 
 
@@ -174,6 +178,10 @@ class LocalBackend(BlobBackend):
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.root)!r})"
 
+    @property
+    def location(self) -> str:
+        return self.root.absolute().as_uri()
+
     # -- staging -------------------------------------------------------------------------
 
     def open_staging(self) -> LocalStaging:
@@ -195,19 +203,23 @@ class LocalBackend(BlobBackend):
         finally:
             os.close(fd)
 
-    def finalize(self, staging: Staging, sha256: str) -> FinalObject:
+    def _seal(self, staging: Staging, sha256: str) -> tuple[LocalStaging, str, Path]:
+        """Read-only and durable before the final name exists: a crash never leaves a
+        writable original behind."""
         staging = self._closed(staging)
         key = content_key(sha256)
         final = self.root / key
         _makedirs_durable(final.parent)
-        # Read-only and durable before the final name exists: a crash never leaves a
-        # writable original behind.
         fd = os.open(staging.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             os.fchmod(fd, 0o444)
             os.fsync(fd)
         finally:
             os.close(fd)
+        return staging, key, final
+
+    def finalize(self, staging: Staging, sha256: str) -> FinalObject:
+        staging, key, final = self._seal(staging, sha256)
         try:
             os.link(staging.path, final)
         except FileExistsError:
@@ -224,6 +236,25 @@ class LocalBackend(BlobBackend):
         staging.path.unlink()
         _fsync_dir(self.staging_dir)
         return FinalObject(key=key, size=staging.size, created=True)
+
+    def replace_damaged(self, staging: Staging, sha256: str) -> Replaced:
+        """Hard-link the damaged file under ``quarantine/`` (its bytes stay, read-only),
+        then rename the verified staging file over the final name: at every moment the
+        final name holds either the damaged or the repaired bytes, never nothing."""
+        staging, key, final = self._seal(staging, sha256)
+        aside = None
+        if os.path.lexists(final):
+            quarantine = self.root / QUARANTINE_DIR
+            _makedirs_durable(quarantine)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            aside = quarantine / f"{stamp}-{sha256}-{uuid.uuid4().hex[:8]}"
+            os.link(final, aside, follow_symlinks=False)
+            _fsync_dir(quarantine)
+        os.rename(staging.path, final)
+        _fsync_dir(final.parent)
+        _fsync_dir(self.staging_dir)
+        return Replaced(key=key, size=staging.size,
+                        aside=str(aside.relative_to(self.root)) if aside else None)
 
     def discard(self, staging: Staging) -> None:
         staging.abort()
@@ -254,6 +285,22 @@ class LocalBackend(BlobBackend):
         if not KEY.match(key):
             raise ValueError(f"not a content key: {key!r}")
         return self.root / key
+
+    def list_keys(self) -> Iterator[str]:
+        """Every file under the root but staging and quarantine, as a key (``a/b/c``);
+        a symbolic link is listed, never followed."""
+        if not self.root.is_dir():
+            return
+        for folder, dirs, files in os.walk(self.root):
+            here = os.path.relpath(folder, self.root)
+            if here == ".":
+                dirs[:] = [d for d in dirs if d not in (STAGING_DIR, QUARANTINE_DIR)]
+            links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+            dirs[:] = sorted(d for d in dirs if d not in links)
+            for name in sorted(files + links):
+                key = name if here == "." else f"{here}/{name}"
+                # a name that is not UTF-8 is shown with escapes (it is untracked anyway)
+                yield key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()

@@ -20,6 +20,11 @@ GOVERNANCE retention of N days and a bucket policy that denies deleting objects 
 ``<prefix>sha256/`` and bypassing their retention, even for the bucket owner's credentials;
 staging objects may still be removed with ``BypassGovernanceRetention``. Lifting that policy is
 an administrator's act outside this program (the retention issue's approved purge).
+
+Fixity repair (``replace_damaged``) writes a new version over a damaged original with a
+server-side copy of the verified staging object, and only in a versioned bucket: the damaged
+bytes stay as the older version (locked as well under object lock). An unversioned bucket is
+refused, since the copy would destroy them.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from .base import (
     CHUNK,
     BlobBackend,
     FinalObject,
+    Replaced,
     Staging,
     content_key,
     orphaned,
@@ -147,6 +153,11 @@ class S3Backend(BlobBackend):
             "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
             aws_access_key_id=access_key, aws_secret_access_key=secret_key, config=config)
 
+    @property
+    def location(self) -> str:
+        where = f"?endpoint={self.endpoint_url}" if self.endpoint_url else ""
+        return f"s3://{self.bucket}/{self.prefix}{where}"
+
     # -- errors -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -252,26 +263,57 @@ class S3Backend(BlobBackend):
         self.delete_staging_version(staging.name, staging.version_id)
         return FinalObject(key=key, size=staging.size, created=created)
 
-    def _copy(self, staging: Staging, full: str) -> bool:
+    def replace_damaged(self, staging: Staging, sha256: str) -> Replaced:
+        if not staging.closed:
+            raise ValueError("staging object not closed yet")
+        key = content_key(sha256)
+        full = self.prefix + key
+        with self.errors(_("checking the bucket's versioning")):
+            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        if status != "Enabled":
+            raise WitnessError(
+                _("The S3 bucket %(bucket)s is not versioned: replacing the damaged object "
+                  "%(key)s would destroy it, so it was not repaired."),
+                code="s3_not_versioned", bucket=self.bucket, key=key)
+        with self.errors(_("looking up a stored object")):
+            try:
+                before = self.client.head_object(Bucket=self.bucket, Key=full).get("VersionId")
+            except ClientError as exc:
+                if str(exc.response.get("Error", {}).get("Code")) not in MISSING_KEY:
+                    raise
+                before = None
+        self._copy(staging, full, if_none_match=False)
+        stored = self._head_size(full)
+        if stored != staging.size:
+            raise WitnessError(
+                _("The stored object %(key)s has %(stored)s bytes, not the expected %(size)s: "
+                  "it must be examined; nothing was stored or replaced."),
+                code="s3_size_mismatch", key=key, stored=stored, size=staging.size)
+        self.delete_staging_version(staging.name, staging.version_id)
+        return Replaced(key=key, size=staging.size,
+                        aside=f"{full}?versionId={before}" if before else None)
+
+    def _copy(self, staging: Staging, full: str, if_none_match: bool = True) -> bool:
         """Server-side copy of the staged version to ``full``; False if it appeared meanwhile
         (a server that honours If-None-Match says so with 412)."""
         source = {"Bucket": self.bucket, "Key": staging.name}
         if staging.version_id:
             source["VersionId"] = staging.version_id
+        guard = {"IfNoneMatch": "*"} if if_none_match else {}
         with self.errors(_("storing an original")):
             try:
                 if staging.size > self.copy_threshold:
-                    self._multipart_copy(source, full, staging.size)
+                    self._multipart_copy(source, full, staging.size, guard)
                 else:
                     self.client.copy_object(Bucket=self.bucket, Key=full, CopySource=source,
-                                            IfNoneMatch="*")
+                                            **guard)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
                     return False
                 raise
         return True
 
-    def _multipart_copy(self, source: dict, full: str, size: int) -> None:
+    def _multipart_copy(self, source: dict, full: str, size: int, guard: dict) -> None:
         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full)["UploadId"]
         try:
             parts = []
@@ -283,7 +325,7 @@ class S3Backend(BlobBackend):
                 parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=full, UploadId=upload_id,
-                MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+                MultipartUpload={"Parts": parts}, **guard)
         except BaseException:
             with contextlib.suppress(ClientError, BotoCoreError):
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=full,
@@ -319,6 +361,18 @@ class S3Backend(BlobBackend):
                 yield from body.iter_chunks(chunk_size)
             finally:
                 body.close()
+
+    def list_keys(self) -> Iterator[str]:
+        """Every current object under the prefix (ListObjectsV2, paginated) but staging and
+        quarantine, as a key relative to the prefix."""
+        skip = (f"{self.prefix}staging/", f"{self.prefix}quarantine/")
+        with self.errors(_("listing the stored objects")):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    if not item["Key"].startswith(skip):
+                        yield item["Key"][len(self.prefix):]
 
     # -- housekeeping -----------------------------------------------------------------------
 

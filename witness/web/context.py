@@ -9,7 +9,8 @@ from witness.web.access import pages_for
 
 # (url name, label, url names that mark it current). An entry shows where the user may
 # open its page (witness.web.access). Administrators see only the pages of their
-# consoles; none of those exist yet, so they see Home.
+# consoles: the audit administrator the audit pages; the system and security
+# administrators' consoles do not exist yet, so they see Home.
 NAV = [
     ("home", _("Home"), {"home"}),
     ("my_devices", _("My devices"), {"my_devices"}),
@@ -22,6 +23,9 @@ NAV = [
     ("ledger", _("Ledger"), {"ledger"}),
     ("assignment_queue", _("Assignment queue"), {"assignment_queue"}),
     ("station", _("Ingest station"), {"station", "ingest_run", "ingest_upload"}),
+    ("audit_log", _("Audit log"), {"audit_log", "audit_entry"}),
+    ("recording_access", _("Recording access history"), {"recording_access"}),
+    ("audit_checkpoints", _("Checkpoints"), {"audit_checkpoints"}),
 ]
 
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from witness.web.views import (
     activities,
+    audit,
     auth,
     cases,
     device_actions,
@@ -36,4 +37,8 @@ urlpatterns = [
     path("station/<int:pk>/retry/", station.station_retry, name="station_retry"),
     path("ingest/runs/<int:pk>/", station.ingest_run, name="ingest_run"),
     path("ingest/upload/", station.ingest_upload, name="ingest_upload"),
+    path("audit/", audit.audit_log, name="audit_log"),
+    path("audit/entries/<int:pk>/", audit.audit_entry, name="audit_entry"),
+    path("audit/checkpoints/", audit.audit_checkpoints, name="audit_checkpoints"),
+    path("audit/recording-access/", audit.access_history, name="recording_access"),
 ]

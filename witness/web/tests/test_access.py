@@ -1,19 +1,23 @@
 """Every page × every role → the status the role rules give (三员分立: the system,
-security and audit administrators see no enforcement data)."""
+security and audit administrators see no enforcement data; the audit administrator sees
+the audit log and nothing else; the legal role reads the access history of recordings)."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
+from witness.audit import services as audit
 from witness.devices import services as devices
 from witness.org import services as org
 from witness.org.models import Role
 from witness.station.models import StationVolume, VolumeState
 from witness.testing import factories as f
 from witness.web import urls
-from witness.web.access import PAGES, pages_for
+from witness.web.access import AUDIT_PAGES, PAGES, pages_for
 from witness.web.views.common import roles_required
 
 ROLES = [role.value for role in Role]
@@ -53,6 +57,14 @@ MATRIX = [
     ("retry a docked volume", "station_retry", "volume", "post", {"custodian"}, 409),
     ("upload files", "ingest_upload", None, "get", {"custodian"}, OK),
     ("an ingest run", "ingest_run", "run", "get", {"custodian"} | HEADS, OK),
+    ("audit log", "audit_log", None, "get", {"auditadmin"}, OK),
+    ("recording access history", "recording_access", None, "get",
+     {"auditadmin", "legal"}, OK),
+    ("an audit entry of a recording access", "audit_entry", "access_entry", "get",
+     {"auditadmin", "legal"}, OK),
+    ("an audit entry of another action", "audit_entry", "other_entry", "get",
+     {"auditadmin"}, OK),
+    ("checkpoints", "audit_checkpoints", None, "get", {"auditadmin"}, OK),
 ]
 
 
@@ -70,6 +82,9 @@ def world(site):
     ns.volume = StationVolume.objects.create(host="h", watch_dir="/media", path="/media/A",
                                              agency=ns.agency, run=ns.run,
                                              state=VolumeState.DONE)
+    with transaction.atomic():
+        ns.access_entry = audit.append(ns.people["legal"].user, "recording.play", ns.queued)
+        ns.other_entry = audit.append(ns.people["custodian"].user, "device.check", ns.held)
     return ns
 
 
@@ -102,16 +117,22 @@ def test_every_page_answers_each_role_as_the_rules_say(world, login, role, label
 
 @pytest.mark.parametrize("role", sorted(ADMINS))
 def test_administrators_get_a_notice_without_counts_or_links(world, login, role):
-    """三员分立: no enforcement data on the administrators' home page, and no link to a
-    console that does not exist yet."""
+    """三员分立: no enforcement data on the administrators' home page; no link to a
+    console that does not exist yet, and the audit administrator's links go to the audit
+    pages only."""
     response = login(world.people[role]).get(reverse("home"))
     assert response.status_code == 200
     assert "devices_out" not in response.context and "open_findings" not in response.context
     html = response.content.decode()
     notice = html.split('id="administrator-notice"', 1)[1].split("</section>", 1)[0]
-    assert "<a " not in notice
     main = html.split('<main class="page">', 1)[1].split("</main>", 1)[0]
-    assert "<a " not in main and 'data-count' not in main
+    assert 'data-count' not in main
+    if role == "auditadmin":
+        links = set(re.findall(r'<a [^>]*href="([^"]*)"', main))
+        assert links == {reverse("audit_log"), reverse("audit_checkpoints")}
+    else:
+        assert "<a " not in notice
+        assert "<a " not in main
     assert world.held.serial not in html
 
 
@@ -122,6 +143,25 @@ def test_an_administrator_with_an_enforcement_role_still_sees_no_enforcement_dat
     assert pages_for(frozenset({"sysadmin", "leader"})) == frozenset()
     client = login(person)
     assert client.get(reverse("case_list")).status_code == 403
+    assert "devices_out" not in client.get(reverse("home")).context
+
+
+@pytest.mark.parametrize("role", ["leader", "legal", "custodian"])
+def test_the_audit_administrator_sees_the_audit_pages_and_nothing_else(world, login, role):
+    """Even holding an enforcement role besides, the audit administrator opens exactly the
+    audit pages; the system and security administrators open none of them."""
+    assert pages_for(frozenset({"auditadmin"})) == AUDIT_PAGES
+    assert pages_for(frozenset({"auditadmin", role})) == AUDIT_PAGES
+    assert pages_for(frozenset({"sysadmin", role})) == frozenset()
+    assert pages_for(frozenset({"secadmin", "legal"})) == frozenset()
+    # no account should hold two administrator roles; one that does gets no console
+    assert pages_for(frozenset({"auditadmin", "sysadmin"})) == frozenset()
+    person = world.people["auditadmin"]
+    org.assign_role(person, role)
+    client = login(person)
+    assert client.get(reverse("audit_log")).status_code == 200
+    assert client.get(reverse("case_list")).status_code == 403
+    assert client.get(reverse("device_list")).status_code == 403
     assert "devices_out" not in client.get(reverse("home")).context
 
 

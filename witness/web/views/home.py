@@ -1,6 +1,6 @@
 """The home page: real counts for the agency (devices out, equipment ratio, this week's
 activities, open cases, open findings). Administrators get a notice instead: they see no
-enforcement data."""
+enforcement data (the audit administrator's notice links to the audit pages)."""
 
 from datetime import timedelta
 

@@ -19,6 +19,8 @@ from django.apps import apps
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from witness.core.errors import both
+
 from .custody import CustodyError
 from .models import Outcome
 
@@ -167,14 +169,6 @@ def _fonts():
                          "looked in %(dirs)s."), code="no_cjk_fonts", dirs=", ".join(FONT_DIRS))
 
 
-def _both(text) -> dict:
-    with translation.override("zh-hans"):
-        zh = str(text)
-    with translation.override("en"):
-        en = str(text)
-    return {"zh": zh, "en": en}
-
-
 def _local(text: str | None, seconds: bool = True) -> str:
     if not text:
         return ""
@@ -245,8 +239,8 @@ def view(report: dict) -> dict:
     return {
         "title_plain": _zh(LABELS["title"]),
         "agency": (report["agency"] or {}).get("name", ""),
-        "labels": {key: _both(text) for key, text in LABELS.items()},
-        "facts": [{"label": _both(label), "value": value} for label, value in facts],
+        "labels": {key: both(text) for key, text in LABELS.items()},
+        "facts": [{"label": both(label), "value": value} for label, value in facts],
         "checkpoint": {"tree_size": cp["tree_size"], "root": cp["root"],
                        "time": f"{_local(cp['time'])} ({cp['time']})",
                        "algorithm": cp["algorithm"], "key_id": cp["key_id"]},

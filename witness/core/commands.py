@@ -64,6 +64,23 @@ class WitnessParser(CommandParser):
                                   detail=message).bilingual + "\n")
 
 
+def byte_bar(*extra_columns):
+    """A transient rich bar for bytes: description, bar, done/total, MB/s, ``extra_columns``
+    (e.g. a files count), time left (``witness ingest``, ``witness fixity``)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), *extra_columns, TimeRemainingColumn(),
+                    transient=True)
+
+
 class WitnessCommand(BaseCommand):
     subcommands: dict[str, str] = {}  # name -> help text
 

@@ -52,6 +52,15 @@ def bilingual(message, **params) -> str:
     return WitnessError(message, **params).bilingual
 
 
+def both(text) -> dict[str, str]:
+    """A translatable text in each language, ``{"zh": …, "en": …}`` (JSON output, PDFs)."""
+    with translation.override("zh-hans"):
+        zh = str(text)
+    with translation.override("en"):
+        en = str(text)
+    return {"zh": zh, "en": en}
+
+
 class NotFound(WitnessError):
     code = "not_found"
 

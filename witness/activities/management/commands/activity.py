@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from witness.activities import services
 from witness.core.cli_args import parse_local_datetime, resolve_person, resolve_unit, short_time
 from witness.core.commands import WitnessCommand
+from witness.core.errors import both
 from witness.core.tables import table
 from witness.org.services import default_agency
 from witness.profiles import services as profiles
@@ -27,14 +28,6 @@ SUBCOMMANDS = {
 }
 
 
-def _both(text) -> dict:
-    with translation.override("zh-hans"):
-        zh = str(text)
-    with translation.override("en"):
-        en = str(text)
-    return {"zh": zh, "en": en}
-
-
 def _officers(data: dict) -> str:
     return ", ".join(o["name"] + ("*" if o["recorder"] else "") for o in data["officers"])
 
@@ -47,7 +40,7 @@ def _flags(data: dict) -> str:
 
 def _result(agency, activity) -> dict:
     data = services.activity_dict(activity, services.type_names(agency, activity.arrived_at))
-    data["warnings"] = [_both(w) for w in getattr(activity, "warnings", [])]
+    data["warnings"] = [both(w) for w in getattr(activity, "warnings", [])]
     return data
 
 

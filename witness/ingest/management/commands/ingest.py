@@ -8,7 +8,7 @@ import sys
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from witness.core.commands import WitnessCommand
+from witness.core.commands import WitnessCommand, byte_bar
 from witness.core.tables import table
 from witness.ingest import services
 from witness.recordings.models import Outcome
@@ -18,18 +18,9 @@ class _Bar(services.Progress):
     """A rich progress bar: files, bytes, MB/s (only on a terminal, never with --json)."""
 
     def __init__(self):
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+        from rich.progress import TextColumn
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                            TransferSpeedColumn(), TextColumn("{task.fields[files]}"),
-                            TimeRemainingColumn(), transient=True)
+        self.bar = byte_bar(TextColumn("{task.fields[files]}"))
         self.files = self.done_files = 0
 
     def start(self, files, total_bytes):

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from witness.core.cli_args import choice_label, parse_local_datetime
-from witness.core.commands import WitnessCommand
+from witness.core.commands import WitnessCommand, byte_bar
 from witness.core.errors import WitnessError
 from witness.core.tables import table
 from witness.storage import fixity, replica
@@ -176,17 +176,7 @@ def _note(details: dict) -> str:
 
 class _Bar:
     def __init__(self, description: str, total: int):
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                            TransferSpeedColumn(), TimeRemainingColumn(), transient=True)
+        self.bar = byte_bar()
         self.task = self.bar.add_task(description, total=total)
 
     def __enter__(self):

@@ -6,8 +6,10 @@ proof cost, each beside its physical reference measured in the same run.
 * **Append** (PostgreSQL): ``--writers`` processes, each transaction one domain update (a
   device row of its own) and one audit entry, for ``--seconds``, while the sequencer daemon
   runs. Reference: the fdatasync rate ``pg_test_fsync`` reports for a file beside the
-  PostgreSQL data directory; target ≥ 0.25×. ``fsync`` and ``synchronous_commit`` are
-  printed and must be on (the benchmark refuses to run otherwise). The p50/p99 delay from an
+  PostgreSQL data directory; target ≥ 0.25×. Beside it, the same transactions without the
+  entry: where the CPU, not the disk, is the limit, that ratio is the audit's own cost.
+  ``fsync`` and ``synchronous_commit`` are printed and must be on (the benchmark refuses to
+  run otherwise). The p50/p99 delay from an
   entry's time to its leaf (target p99 ≤ 2 s). The same on SQLite (WAL) for comparison.
 * **Verify**: a log of ``--entries`` entries (inserted in bulk, then sequenced by the real
   sequencer), ``witness audit verify`` in-process (every entry re-encoded, every leaf and
@@ -48,12 +50,16 @@ django.setup()
 from django.db import transaction
 from witness.audit import services as audit
 from witness.devices.models import Device
-device, until, n = int(sys.argv[1]), float(sys.argv[2]), 0
+device, begin, until, entry, n = (int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]),
+                                  sys.argv[4] == "entry", 0)
+Device.objects.filter(pk=device).exists()  # connected before the clock starts
+time.sleep(max(0.0, begin - time.time()))
 while time.time() < until:
     with transaction.atomic():
         Device.objects.filter(pk=device).update(notes=f"bench {n}")
-        audit.append("system:bench", "device.bench", ("devices.device", device),
-                     details={"n": n})
+        if entry:
+            audit.append("system:bench", "device.bench", ("devices.device", device),
+                         details={"n": n})
     n += 1
 print(n)
 """
@@ -77,8 +83,10 @@ def pg_fdatasync_rate() -> float:
     return float(match.group(1).replace(",", ""))
 
 
-def writers_run(env: dict, writers: int, seconds: float) -> tuple[float, list[float]]:
-    """Append throughput (transactions/s) and the entry → leaf delays (s)."""
+def writers_run(env: dict, writers: int, seconds: float,
+                entry: bool = True) -> tuple[float, list[float]]:
+    """Append throughput (transactions/s) and the entry → leaf delays (s); ``entry`` False:
+    the same transactions without their audit entry (what the audit itself costs)."""
     subprocess.run([WITNESS, "migrate", "--no-input"], env=env, check=True,
                    capture_output=True)
     subprocess.run([WITNESS, "demo", "--no-recordings"], env=env, check=True,
@@ -92,13 +100,14 @@ def writers_run(env: dict, writers: int, seconds: float) -> tuple[float, list[fl
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(2)
-        start = time.time()
-        until = start + seconds
+        begin = time.time() + 10  # every writer has started Django and connected by then
+        until = begin + seconds
         procs = [subprocess.Popen([sys.executable, "-c", WRITER, ids[w % len(ids)],
-                                   str(until)], env=env, stdout=subprocess.PIPE, text=True)
+                                   str(begin), str(until), "entry" if entry else "none"],
+                                  env=env, stdout=subprocess.PIPE, text=True)
                  for w in range(writers)]
         done = sum(int(p.communicate()[0]) for p in procs)
-        elapsed = time.time() - start
+        elapsed = seconds
         time.sleep(3)  # the sequencer catches up
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -154,12 +163,13 @@ def big_log(n: int) -> tuple[float, float]:
 def hashing_baseline() -> float:
     """The hashing alone: every entry's canonical bytes (made beforehand, in memory) into
     leaf hashes and the tree's nodes."""
-    from witness.audit import merkle
-    from witness.audit.models import AuditEntry
-    from witness.audit.sequencer import FIELDS, encode
+    from django.db import transaction
 
-    data = [encode(row) for row in AuditEntry.objects.order_by("id").values_list(*FIELDS)
-            .iterator(chunk_size=20000)]
+    from witness.audit import merkle, store
+    from witness.audit.sequencer import tree_size
+
+    with transaction.atomic():
+        data = [item for _i, _leaf, item in store.encoded_leaves(0, tree_size())]
     start = time.perf_counter()
     appender = merkle.Appender()
     for item in data:
@@ -191,6 +201,7 @@ def main() -> int:
     sqlite_env = {**base, "DATABASE_URL": f"sqlite:///{home / 'bench.sqlite3'}"}
     try:
         sqlite_rate, sqlite_delays = writers_run(sqlite_env, args.writers, args.seconds)
+        pg_bare, _ = writers_run(pg_env, args.writers, args.seconds, entry=False)
         pg_rate, pg_delays = writers_run(pg_env, args.writers, args.seconds)
         os.environ.update(pg_env)
         sys.path.insert(0, str(ROOT))
@@ -246,6 +257,8 @@ def main() -> int:
     line("pg_test_fsync fdatasync (ops/s)", f"{fdatasync:,.0f}")
     line("append, PostgreSQL: update + entry per transaction (tx/s)", f"{pg_rate:,.0f}",
          f"{fdatasync:,.0f}", f"{pg_rate / fdatasync:.2f}")
+    line("  the same transactions without the entry (tx/s)", f"{pg_bare:,.0f}",
+         f"{pg_rate:,.0f}", f"{pg_rate / pg_bare:.2f}")
     line("append, SQLite WAL (tx/s)", f"{sqlite_rate:,.0f}")
     line("entry → leaf delay, PostgreSQL p50 / p99 (s)",
          f"{pct(pg_delays, 50):.2f} / {pct(pg_delays, 99):.2f}", "2.00 (p99)")

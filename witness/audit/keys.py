@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from witness.core.errors import WitnessError
@@ -156,25 +157,35 @@ def _new_secret(algorithm: str) -> bytes:
 
 
 def signer(path: Path | None = None, algorithm: str | None = None) -> Signer:
-    """The configured signing key, made (0600, never overwritten) on first use."""
+    """The configured signing key, made (0600, never overwritten) on first use; making it
+    is audited (``audit.key``: algorithm, key id, path)."""
     path = Path(path or settings.WITNESS_AUDIT_KEY)
     algorithm = algorithm or settings.WITNESS_AUDIT_ALGORITHM
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass
+        made = False
     else:
         with os.fdopen(fd, "wb") as fh:
             fh.write(_new_secret(algorithm))
             fh.flush()
             os.fsync(fh.fileno())
+        made = True
     try:
-        return Signer(algorithm, path.read_bytes())
+        key = Signer(algorithm, path.read_bytes())
     except (ValueError, TypeError) as exc:
         raise WitnessError(_("The audit signing key %(path)s is not a %(algorithm)s private "
                              "key (WITNESS_AUDIT_KEY, WITNESS_AUDIT_ALGORITHM): %(problem)s"),
                            code="bad_audit_key", path=str(path), algorithm=algorithm,
                            problem=str(exc)) from exc
+    if made:
+        from . import services as audit
+
+        with transaction.atomic():
+            audit.append("system:audit", "audit.key", ("audit.signingkey", key.public.key_id),
+                         details={"algorithm": algorithm, "key_id": key.public.key_id,
+                                  "path": str(path)})
+    return key
 
 
 def trusted() -> dict[str, PublicKey]:

@@ -284,7 +284,7 @@ def _check_checkpoints(report: Report, checkpoints, roots, *, complete: bool) ->
 # -- export ---------------------------------------------------------------------------------
 
 
-def export(start: int, end: int | None = None) -> Iterator[dict]:
+def export(start: int, end: int | None = None, *, actor=None) -> Iterator[dict]:
     """JSON-lines objects for leaves ``start`` ≤ i < ``end``: each entry with its inclusion
     proof in the tree of the checkpoint that covers ``end`` (made now if none does), that
     checkpoint and the latest, and the consistency proof between them — what
@@ -295,7 +295,7 @@ def export(start: int, end: int | None = None) -> Iterator[dict]:
         raise ProofError(_("Export range %(start)s–%(end)s is outside the log (0–%(size)s)."),
                          code="bad_range", start=start, end=end, size=size)
     cp = (Checkpoint.objects.filter(tree_size__gte=end).order_by("tree_size", "id").first()
-          or checkpoint(sequence=False))
+          or checkpoint(actor=actor, sequence=False))
     newest = latest_checkpoint() or cp
     yield checkpoint_json(cp)
     if newest.pk != cp.pk:

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from importlib import import_module
 
+from django.db import transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+
+from witness.audit import services as audit
+
+ACTOR = "system:scheduler"
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,15 @@ def due(now=None) -> list[Job]:
     return jobs
 
 
-def run_due(now=None) -> list[str]:
-    """Enqueue the jobs that are due; returns their task paths."""
+def run_due(now=None, *, actor=ACTOR) -> list[str]:
+    """Enqueue the jobs that are due, each with its audit entry (``job.enqueue``) in the
+    transaction that queues it; returns their task paths."""
     enqueued = []
     for job in due(now):
-        _task(job.task).enqueue()
+        with transaction.atomic():
+            result = _task(job.task).enqueue()
+            audit.append(actor, "job.enqueue", ("django_tasks_db.dbtaskresult", result.id),
+                         details={"task": job.task, "every_seconds":
+                                  int(job.every.total_seconds())})
         enqueued.append(job.task)
     return enqueued

@@ -15,6 +15,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from witness.audit import services as audit
 from witness.org.models import Agency, Role, Unit
 from witness.org.services import create_person
 
@@ -95,25 +96,36 @@ def build(now: datetime | None = None) -> DemoResult:
     now = now or timezone.now()
     rng = random.Random(20190930)  # noqa: S311 - reproducible demo data, not security
     agency = Agency.objects.create(name=AGENCY_NAME, code=AGENCY_CODE)
+    audit.append(actor, "agency.create", agency, details={"name": agency.name,
+                                                          "code": agency.code})
     profiles.apply(agency, PROFILE, effective_from=_local(datetime(2019, 9, 30).date(), 0, 0),
                    actor=actor)
     units = {code: Unit.objects.create(agency=agency, code=code, name=name, has_field_duty=duty)
              for code, name, duty in UNITS}
+    for unit in units.values():
+        audit.append(actor, "unit.create", unit, details={
+            "name": unit.name, "code": unit.code, "has_field_duty": unit.has_field_duty})
     since = now - timedelta(days=400)
     users = get_user_model()
     password = make_password(PASSWORD)  # hashed once: PBKDF2 is slow on purpose
     people = {}
     for username, name, badge, unit_code, roles in PEOPLE:
         user = users.objects.filter(username=username).first()
-        if user is None:
+        created = user is None
+        if created:
             user = users(username=username)
         user.password = password
         user.save()
+        audit.append(actor, "user.create" if created else "user.password", user,
+                     details={"username": username, "usable_password": True})
         people[username] = create_person(agency, name, units[unit_code], badge_number=badge,
                                          roles=tuple(roles), user=user, effective_from=since,
                                          actor=actor)
     agency.principal_leader = people["leader"]
     agency.save(update_fields=["principal_leader"])
+    audit.append(actor, "agency.update", agency, details={
+        "before": {"principal_leader": None},
+        "after": {"principal_leader": people["leader"].pk}})
 
     devs = [devices.register_device(kind=kind, serial=serial, model=model,
                                     manufacturer=maker, unit=units[unit_code],

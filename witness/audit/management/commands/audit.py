@@ -117,7 +117,7 @@ class Command(WitnessCommand):
         out = open(o["out"], "w", encoding="utf-8") if o["out"] else self.stdout._out
         lines = 0
         try:
-            for item in log.export(start, end):
+            for item in log.export(start, end, actor=self.actor):
                 out.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
                 lines += 1
         finally:

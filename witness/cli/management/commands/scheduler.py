@@ -23,7 +23,7 @@ class Command(WitnessCommand):
                             help=str(gettext_lazy("keep running, looking every minute")))
 
     def run(self, follow=False, **options):
-        enqueued = schedule.run_due()
+        enqueued = schedule.run_due(actor=self.actor)
         if not follow:
             return {"enqueued": enqueued}
         stopping = []
@@ -34,7 +34,7 @@ class Command(WitnessCommand):
                 if stopping:
                     break
                 time.sleep(1)
-            enqueued += schedule.run_due()
+            enqueued += schedule.run_due(actor=self.actor)
         return {"enqueued": enqueued}
 
     def render(self, data):

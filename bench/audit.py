@@ -122,6 +122,31 @@ def writers_run(env: dict, writers: int, seconds: float,
     return done / elapsed, [float(d) for d in delays]
 
 
+PGBENCH = """\\set d random(0, 5)
+BEGIN;
+UPDATE devices_device SET notes = 'pgbench' WHERE id = (SELECT min(id) FROM devices_device) + :d;
+INSERT INTO audit_auditentry (created_at, actor_type, actor_id, actor_label, action, object_type,
+  object_id, outcome, request_id, client_addr, details) VALUES (now(), 'system', '',
+  'system:pgbench', 'device.bench', 'devices.device', :d, 'success', '', '', '{"n": 1}');
+END;
+"""
+
+
+def pgbench_rate(writers: int, seconds: float) -> float:
+    """The same transaction shape driven by pgbench (a C client): what the database itself
+    sustains on this machine, without Python on the client side."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as fh:
+        fh.write(PGBENCH)
+    try:
+        out = subprocess.run(["pgbench", "-n", "-U", "postgres", "-h", "127.0.0.1", "-c",
+                              str(writers), "-j", str(min(writers, os.cpu_count() or 1)),
+                              "-T", str(int(seconds)), "-f", fh.name, DB],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(fh.name)
+    return float(re.search(r"tps = ([0-9.]+)", out).group(1))
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
@@ -203,6 +228,7 @@ def main() -> int:
         sqlite_rate, sqlite_delays = writers_run(sqlite_env, args.writers, args.seconds)
         pg_bare, _ = writers_run(pg_env, args.writers, args.seconds, entry=False)
         pg_rate, pg_delays = writers_run(pg_env, args.writers, args.seconds)
+        pg_c = pgbench_rate(args.writers, args.seconds)
         os.environ.update(pg_env)
         sys.path.insert(0, str(ROOT))
         import django
@@ -259,6 +285,8 @@ def main() -> int:
          f"{fdatasync:,.0f}", f"{pg_rate / fdatasync:.2f}")
     line("  the same transactions without the entry (tx/s)", f"{pg_bare:,.0f}",
          f"{pg_rate:,.0f}", f"{pg_rate / pg_bare:.2f}")
+    line("  the same transactions from pgbench, no Python (tx/s)", f"{pg_c:,.0f}",
+         f"{pg_rate:,.0f}", f"{pg_rate / pg_c:.2f}")
     line("append, SQLite WAL (tx/s)", f"{sqlite_rate:,.0f}")
     line("entry → leaf delay, PostgreSQL p50 / p99 (s)",
          f"{pct(pg_delays, 50):.2f} / {pct(pg_delays, 99):.2f}", "2.00 (p99)")

@@ -35,8 +35,9 @@ from witness.audit.merkle import (
     verify_inclusion,
 )
 
-REPO = Path(__file__).resolve().parents[3]
-VECTORS = REPO.parent / "shared" / "testdata" / "rfc6962"
+# copied from ../shared/testdata/rfc6962 (transparency-dev/merkle, Apache-2.0; see the
+# README there): CI runs on a clean clone with nothing beside it
+VECTORS = Path(__file__).resolve().parent / "data" / "rfc6962"
 VECTOR_FILES = sorted(VECTORS.rglob("*.json"))
 
 # RFC 6962's test tree as used by transparency-dev/merkle (testonly/constants.go).

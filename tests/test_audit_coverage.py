@@ -62,7 +62,9 @@ from witness.testing import factories as f
 from witness.testing.child import child_env
 from witness.testing.media import ffmpeg_available, make_wav
 from witness.testing.volumes import docked_camera
+from witness.web import lockout
 from witness.web.access import PAGES
+from witness.web.models import LoginLock
 
 PASSWORD = "correct-horse-battery"  # UserFactory's password
 OUTSIDER = "sysadmin"  # an administrator: opens none of the enforcement pages
@@ -500,6 +502,48 @@ def test_a_failed_login_is_audited_as_failure_without_the_password(site, client)
     assert (entry.action, entry.outcome, entry.actor_type) == (
         "auth.login", Outcome.FAILURE, ActorType.ANONYMOUS)
     assert entry.details == {"username": username} and entry.client_addr == "127.0.0.1"
+
+
+def post_login(client, username: str, password: str):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+@pytest.mark.django_db
+def test_the_failure_that_locks_a_user_name_writes_auth_lockout(site, client):
+    """GB/T 22239-2019 login failure handling: the fifth failure in a row locks the user
+    name (auth.lockout); an attempt while it is locked, even with the right password, is
+    denied and says why (witness/web/tests/test_lockout.py has the rules)."""
+    username = site().people["officer"].user.username
+    for _ in range(4):
+        post_login(client, username, "wrong-password")
+    since = last_entry_id()
+    post_login(client, username, "wrong-password")
+    failure, lock = entries_since(since)
+    assert [(e.action, e.outcome, e.actor_type) for e in (failure, lock)] == [
+        ("auth.login", Outcome.FAILURE, ActorType.ANONYMOUS),
+        ("auth.lockout", Outcome.SUCCESS, ActorType.ANONYMOUS)]
+    assert lock.details["username"] == username and lock.details["failures"] == 5
+    since = last_entry_id()
+    post_login(client, username, PASSWORD)
+    [denied] = entries_since(since)
+    assert (denied.action, denied.outcome) == ("auth.login", Outcome.DENIED)
+    assert denied.details == {"username": username, "reason": "locked",
+                              "until": lock.details["until"]}
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_lock_does_not_happen_without_its_entry(site, client):
+    """The count and the lock are written in the transaction of their entries."""
+    username = site().people["officer"].user.username
+    for _ in range(4):
+        post_login(client, username, "wrong-password")
+    since = last_entry_id()
+    with audit_inserts_fail(), pytest.raises(AuditInsertRefused):
+        post_login(client, username, "wrong-password")
+    assert last_entry_id() == since
+    assert lockout.locked_until(username) is None
+    assert LoginLock.objects.get(username=username).failures == 4
 
 
 # == 2. CLI commands =========================================================================

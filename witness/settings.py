@@ -9,6 +9,8 @@
 | WITNESS_ALLOWED_HOSTS | comma-separated host names | 127.0.0.1,localhost |
 | WITNESS_TIME_ZONE | local time zone for display and day boundaries | Asia/Shanghai |
 | WITNESS_SESSION_MINUTES | idle session timeout | 30 |
+| WITNESS_LOCKOUT_FAILURES | failed log-ins in a row that lock a user name | 5 |
+| WITNESS_LOCKOUT_MINUTES | lock length; also the longest gap between counted failures | 15 |
 | WITNESS_STORAGE | originals: file:///path or s3://bucket?endpoint=URL | WITNESS_HOME/blobs |
 | WITNESS_S3_ACCESS_KEY, _SECRET_KEY (or _FILE) | keys for an s3:// WITNESS_STORAGE | |
 | WITNESS_REPLICA | second copy of the originals: file:///path or s3://bucket?endpoint=URL | none |
@@ -121,6 +123,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Passwords are hashed with Argon2id; PBKDF2 (Django's default, used before) still verifies
+# older hashes, which are re-hashed with Argon2 at the next successful log-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# Login failure handling (GB/T 22239-2019 level 3): every password check goes through the
+# lock of witness/web/lockout.py. Failed log-ins in a row for one user name, each within
+# WITNESS_LOCKOUT_MINUTES of the one before, lock that name for WITNESS_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = ["witness.web.lockout.LockoutBackend"]
+WITNESS_LOCKOUT_FAILURES = env.env_int("WITNESS_LOCKOUT_FAILURES", 5, minimum=1, maximum=100)
+WITNESS_LOCKOUT_MINUTES = env.env_int("WITNESS_LOCKOUT_MINUTES", 15, minimum=1,
+                                      maximum=24 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -107,7 +107,7 @@ def build(now: datetime | None = None) -> DemoResult:
             "name": unit.name, "code": unit.code, "has_field_duty": unit.has_field_duty})
     since = now - timedelta(days=400)
     users = get_user_model()
-    password = make_password(PASSWORD)  # hashed once: PBKDF2 is slow on purpose
+    password = make_password(PASSWORD)  # hashed once: Argon2 is slow on purpose
     people = {}
     for username, name, badge, unit_code, roles in PEOPLE:
         user = users.objects.filter(username=username).first()

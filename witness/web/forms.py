@@ -9,6 +9,7 @@ from witness.activities.models import Case, CaseStatus, RetentionClass
 from witness.devices.models import DeviceKind, DeviceStatus, EventKind
 from witness.org.models import Person, Role, Unit
 from witness.org.services import people_with_role
+from witness.web import lockout
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -57,7 +58,19 @@ class LoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("The user name or password is incorrect. Both are case-sensitive."),
         "inactive": _("This account is disabled."),
+        "locked": _("Too many failed log-ins: this user name is locked until %(until)s. "
+                    "Try again after that time."),
     }
+
+    def get_invalid_login_error(self):
+        """The lock, when the user name is locked (witness.web.lockout refused the attempt,
+        or this failure locked it); otherwise the usual message."""
+        until = lockout.locked_until(self.cleaned_data.get("username"))
+        if until is None:
+            return super().get_invalid_login_error()
+        shown = timezone.localtime(until).strftime("%Y-%m-%d %H:%M:%S")
+        return forms.ValidationError(self.error_messages["locked"], code="locked",
+                                     params={"until": shown})
 
 
 # -- devices -------------------------------------------------------------------------------

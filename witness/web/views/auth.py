@@ -1,5 +1,6 @@
 """Log in and log out (Django's views with our template and Chinese-first messages).
-Audit entries for both are written by witness.web.signals."""
+Audit entries for both are written by witness.web.signals; the lock after failed log-ins
+is witness.web.lockout's."""
 
 from django.contrib.auth import views as auth_views
 

@@ -96,3 +96,28 @@ def browser():
             from django.db import connections
 
             connections.close_all()
+
+
+@pytest.fixture
+def site(make_agency):
+    """make_agency(profile) where every person has a user account
+    (username ``<role>-<agency code>``, password ``factories.PASSWORD``)."""
+
+    def build(profile="lushan-2019"):
+        ns = make_agency(profile)
+        for role, person in ns.people.items():
+            person.user = f.UserFactory(username=f"{role}-{ns.agency.code}",
+                                        password=f.PASSWORD)
+            person.save(update_fields=["user"])
+        return ns
+
+    return build
+
+
+@pytest.fixture
+def login(client):
+    def as_person(person):
+        client.force_login(person.user)
+        return client
+
+    return as_person

@@ -66,7 +66,7 @@ from witness.web import lockout
 from witness.web.access import PAGES
 from witness.web.models import LoginLock
 
-PASSWORD = "correct-horse-battery"  # UserFactory's password
+PASSWORD = f.PASSWORD
 OUTSIDER = "sysadmin"  # an administrator: opens none of the enforcement pages
 
 
@@ -134,21 +134,6 @@ def _own_stores(settings, tmp_path):
     settings.WITNESS_STORAGE = f"file://{tmp_path / 'store'}"
     settings.WITNESS_REPLICA = ""
     settings.WITNESS_PROFILE_DIR = str(tmp_path / "profiles")
-
-
-@pytest.fixture
-def site(make_agency):
-    """make_agency(profile) where every person has a user account (as in
-    witness/web/tests/conftest.py)."""
-
-    def build(profile="lushan-2019"):
-        ns = make_agency(profile)
-        for role, person in ns.people.items():
-            person.user = f.UserFactory(username=f"{role}-{ns.agency.code}", password=PASSWORD)
-            person.save(update_fields=["user"])
-        return ns
-
-    return build
 
 
 class Ctx:

@@ -14,6 +14,8 @@ from witness.org.models import Agency, Person, PersonUnitHistory, RoleAssignment
 from witness.recordings.models import Attribution, IngestRun, QueueReason, Recording
 from witness.storage.models import Blob
 
+PASSWORD = "correct-horse-battery"  # noqa: S105 - every UserFactory user's, tests only
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -22,7 +24,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password("correct-horse-battery")
+    password = factory.django.Password(PASSWORD)
 
 
 class AgencyFactory(factory.django.DjangoModelFactory):

@@ -40,15 +40,14 @@ from witness.findings.models import Finding
 from witness.recordings.models import IngestRun, Recording
 from witness.storage.models import Blob
 
-from . import canonical, keys, log, merkle
+from . import canonical, keys, log, merkle, store
 from . import services as audit
-from .models import AuditEntry, AuditLeaf, AuditNode, Checkpoint
+from .models import AuditEntry, Checkpoint
 from .sequencer import Sequencer
 
 FORMAT = "witness-custody/v1"
 FORMATS = ("pdf", "json")
 ID_BATCH = 500  # object ids per IN list
-NODE_BATCH = 4000  # proof nodes per query
 
 class CustodyError(WitnessError):
     code = "custody_error"
@@ -390,41 +389,11 @@ def _canonical(row: tuple) -> dict:
     return canonical.canonical_object(fields)
 
 
-def _nodes(indices: Iterable[int], size: int) -> dict[tuple[int, int], bytes]:
-    """Every node the inclusion proofs of ``indices`` and the root of ``size`` need: one IN
-    list per level, packed into queries of at most NODE_BATCH ids — a few queries for
-    hundreds of entries, however far apart they lie in the log."""
-    by_level: dict[int, set[int]] = defaultdict(set)
-    for level, index in merkle.root_nodes(size):
-        by_level[level].add(index)
-    for index in indices:
-        for level, node in merkle.inclusion_nodes(index, size):
-            by_level[level].add(node)
-    leaves = by_level.pop(0, set())
-    expected = len(leaves) + sum(len(nodes) for nodes in by_level.values())
-    found: dict[tuple[int, int], bytes] = {}
-    for chunk in _batches(sorted(leaves), NODE_BATCH):
-        rows = AuditLeaf.objects.filter(index__in=chunk).values_list("index", "leaf_hash")
-        found.update(((0, index), bytes(h)) for index, h in rows)
-    units = [(level, chunk) for level, nodes in sorted(by_level.items())
-             for chunk in _batches(sorted(nodes), NODE_BATCH)]
-    while units:
-        q, room = Q(pk__in=[]), NODE_BATCH
-        while units and len(units[0][1]) <= room:
-            level, chunk = units.pop(0)
-            q |= Q(level=level, index__in=chunk)
-            room -= len(chunk)
-        rows = AuditNode.objects.filter(q).values_list("level", "index", "hash")
-        found.update(((level, index), bytes(h)) for level, index, h in rows)
-    if len(found) != expected:
-        raise LookupError(f"{expected - len(found)} audit log nodes missing")
-    return found
-
-
 def _prove(rows: list[tuple], cp: Checkpoint, scope: Scope) -> list[dict]:
     size, top = cp.tree_size, bytes(cp.root)
     try:
-        nodes = _nodes((row[0] for row in rows), size)
+        nodes = store.read_nodes([*merkle.root_nodes(size), *(
+            node for row in rows for node in merkle.inclusion_nodes(row[0], size))])
     except LookupError as exc:
         raise _unproved(str(exc)) from exc
     if merkle.root(size, nodes) != top:

@@ -25,8 +25,8 @@ from witness.core.errors import NotFound, WitnessError
 
 from . import canonical, keys, merkle, store
 from . import services as audit
-from .models import AuditEntry, AuditLeaf, AuditNode, Checkpoint
-from .sequencer import Sequencer, read_nodes, root, tree_size
+from .models import AuditEntry, AuditLeaf, Checkpoint
+from .sequencer import Sequencer, root, tree_size
 
 CHUNK = 5000
 
@@ -85,7 +85,7 @@ def inclusion(index: int, size: int | None = None) -> dict:
         raise ProofError(_("A leaf index is 0 or more."), code="bad_index")
     size = _size_for(size, index + 1)
     wanted = merkle.inclusion_nodes(index, size) + merkle.root_nodes(size)
-    nodes = read_nodes([*wanted, (0, index)])
+    nodes = store.read_nodes([*wanted, (0, index)])
     leaf = nodes[0, index]
     proof = merkle.inclusion_proof(index, size, nodes)
     top = merkle.root(size, nodes)
@@ -108,7 +108,7 @@ def consistency(size1: int, size2: int) -> dict:
                          code="bad_tree_size", current=current)
     wanted = (merkle.consistency_nodes(size1, size2) + merkle.root_nodes(size1)
               + merkle.root_nodes(size2))
-    nodes = read_nodes(wanted)
+    nodes = store.read_nodes(wanted)
     proof = merkle.consistency_proof(size1, size2, nodes)
     root1, root2 = merkle.root(size1, nodes), merkle.root(size2, nodes)
     if not merkle.verify_consistency(size1, size2, root1, root2, proof):
@@ -305,7 +305,7 @@ def export(start: int, end: int | None = None, *, actor=None) -> Iterator[dict]:
                "proof": [base64.b64decode(p).hex() for p in proof["proof"]]}
     for first in range(start, end, CHUNK):
         last = min(first + CHUNK, end)
-        nodes = read_node_ranges(
+        nodes = store.read_nodes(
             node for index in range(first, last)
             for node in merkle.inclusion_nodes(index, cp.tree_size))
         for index, leaf, row in store.leaves_with_entries(first, last):
@@ -317,42 +317,6 @@ def export(start: int, end: int | None = None, *, actor=None) -> Iterator[dict]:
                    "leaf_hash": leaf.hex(),
                    "proof": [p.hex() for p in merkle.inclusion_proof(index, cp.tree_size,
                                                                     nodes)]}
-
-
-def read_node_ranges(wanted) -> dict[tuple[int, int], bytes]:
-    """The nodes ``wanted`` with one range query per level: for the proofs of consecutive
-    leaves, which need dense runs of nodes at each level."""
-    by_level: dict[int, set[int]] = {}
-    for level, index in wanted:
-        by_level.setdefault(level, set()).add(index)
-    found = {}
-    for level, indices in by_level.items():
-        for low, high in _runs(sorted(indices)):
-            _read_range(level, low, high, indices, found)
-    return found
-
-
-def _runs(indices: list[int], gap: int = 256) -> Iterator[tuple[int, int]]:
-    """(first, last) of each run of sorted indices with no hole wider than ``gap``."""
-    start = prev = indices[0]
-    for i in indices[1:]:
-        if i - prev > gap:
-            yield start, prev
-            start = i
-        prev = i
-    yield start, prev
-
-
-def _read_range(level: int, low: int, high: int, indices: set[int], found: dict) -> None:
-    if level == 0:
-        rows = AuditLeaf.objects.filter(index__gte=low, index__lte=high).values_list(
-            "index", "leaf_hash")
-    else:
-        rows = AuditNode.objects.filter(level=level, index__gte=low,
-                                        index__lte=high).values_list("index", "hash")
-    for index, h in rows:
-        if index in indices:
-            found[level, index] = bytes(h)
 
 
 def entry_index(entry_id: int) -> int:

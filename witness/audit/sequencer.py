@@ -39,11 +39,8 @@ def tree_size() -> int:
     return 0 if top is None else top + 1
 
 
-read_nodes = store.read_nodes
-
-
 def root(size: int) -> bytes:
-    return merkle.root(size, read_nodes(merkle.root_nodes(size)))
+    return merkle.root(size, store.read_nodes(merkle.root_nodes(size)))
 
 
 class Sequencer:
@@ -57,7 +54,7 @@ class Sequencer:
     def _appender(self, size: int) -> merkle.Appender:
         if self.appender is None or self.appender.size != size:
             self.appender = merkle.Appender.from_nodes(
-                size, read_nodes(merkle.root_nodes(size)))
+                size, store.read_nodes(merkle.root_nodes(size)))
         return self.appender
 
     def step(self, *, sweep: bool | None = None) -> int:

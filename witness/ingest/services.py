@@ -154,9 +154,9 @@ def _skip_reason(entry: Skipped) -> dict:
     return {"reason_code": entry.reason.value, "reason": text}
 
 
-def resolve_device(root, serial: str | None, backfill: bool) -> Device | None:
-    """The device from the volume's identity file, else ``serial`` (--device)."""
-    identity = read_identity(root)
+def resolve_device(identity, serial: str | None, backfill: bool) -> Device | None:
+    """The device from the volume's identity file (``identity``), else ``serial``
+    (--device)."""
     if identity and serial and identity.serial != serial:
         raise WitnessError(_("The volume says it is device %(found)s, not %(given)s; nothing "
                              "was ingested."), code="device_mismatch", found=identity.serial,
@@ -197,7 +197,8 @@ class Ingest:
                  volume_label: str | None = None, agency=None, file_times: bool = True):
         self.root = os.fspath(root)
         self.volume = volume_label or self.root  # what the run and its audit entry name
-        self.device = resolve_device(self.root, device_serial, backfill)
+        identity = read_identity(self.root)  # once: it names the device and its model
+        self.device = resolve_device(identity, device_serial, backfill)
         self.agency = (self.device.unit.agency if self.device
                        else agency or default_agency())
         self.file_times = file_times
@@ -209,7 +210,6 @@ class Ingest:
         self.backend = backend or get_backend()
         self.progress = progress or Progress()
         if patterns is None:  # the device model's patterns (ingest.patterns)
-            identity = read_identity(self.root)
             model = (self.device.model if self.device else "") or (
                 identity.model if identity else "")
             patterns = name_patterns.for_model(model)

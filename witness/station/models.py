@@ -51,9 +51,7 @@ class StationVolume(models.Model):
     pid_token = models.CharField(max_length=80, blank=True)
     run = models.ForeignKey("recordings.IngestRun", on_delete=models.PROTECT, null=True,
                             blank=True, related_name="+", verbose_name=_("ingest run"))
-    files_total = models.PositiveIntegerField(_("files"), default=0)
     files_done = models.PositiveIntegerField(_("files done"), default=0)
-    bytes_total = models.PositiveBigIntegerField(_("bytes"), default=0)
     bytes_done = models.PositiveBigIntegerField(_("bytes done"), default=0)
     current_file = models.CharField(_("current file"), max_length=1000, blank=True)
     error = models.TextField(_("error"), blank=True, help_text=_("Chinese, then English"))
@@ -71,6 +69,15 @@ class StationVolume(models.Model):
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    # what there is to ingest: the run's (known once the child has scanned the volume)
+    @property
+    def files_total(self) -> int:
+        return self.run.files_total if self.run_id else 0
+
+    @property
+    def bytes_total(self) -> int:
+        return self.run.bytes_total if self.run_id else 0
 
     @property
     def rate(self) -> float | None:

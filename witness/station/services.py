@@ -379,8 +379,7 @@ class StationProgress(Progress):
             updated_at=timezone.now(), **extra)
 
     def start(self, files, total_bytes):
-        self._flush(True, files_total=files, bytes_total=total_bytes,
-                    run=self.ingest.ingest_run)
+        self._flush(True, run=self.ingest.ingest_run)  # the run holds the totals
 
     def file(self, entry):
         self.current = entry.display

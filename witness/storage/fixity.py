@@ -186,6 +186,28 @@ def check_copy(backend: BlobBackend, blob: Blob, copy: str, progress: Progress =
     return check
 
 
+@dataclass(frozen=True)
+class Fixity:
+    ok: bool
+    sha256: str | None  # what was read back; None if the object is missing
+    size: int | None
+
+
+def verify_blob(blob: Blob, backend: BlobBackend, *, actor=None) -> Fixity:
+    """One original checked now, outside a run (``check_copy``: uncached, every digest):
+    success advances ``verified_at``; either way an audit entry records the check."""
+    check = check_copy(backend, blob, Copy.PRIMARY)
+    ok = check.result == R.OK
+    with transaction.atomic():
+        if ok:
+            Blob.objects.filter(pk=blob.pk).update(verified_at=timezone.now())
+        audit.append(actor, "blob.verify", blob, outcome="success" if ok else "failure",
+                     details={"sha256": check.sha256 or None, "size": check.size,
+                              "expected": blob.sha256, "key": blob.key,
+                              "mismatched": check.mismatched, "store": backend.location})
+    return Fixity(ok=ok, sha256=check.sha256 or None, size=check.size)
+
+
 def _state(check: Check) -> dict:
     return {"result": check.result, "sha256": check.sha256 or None, "size": check.size,
             "digests": check.digests}

@@ -181,12 +181,8 @@ def sha256_of(chunks: Iterator[bytes]) -> tuple[str, int]:
     own (filesystem: the kernel's sequential read-ahead; S3: the socket buffers), and chunks
     are made and freed by this one thread, so the memory allocator reuses them instead of
     piling them up in per-thread arenas (measured: RSS grew with every file otherwise)."""
-    h = hashlib.sha256()
-    size = 0
-    for chunk in chunks:
-        h.update(chunk)
-        size += len(chunk)
-    return h.hexdigest(), size
+    digests, size = digests_of(chunks, ("sha256",))
+    return digests["sha256"], size
 
 
 def digests_of(chunks: Iterator[bytes], algorithms: Iterable[str],
@@ -402,32 +398,3 @@ def register(backend: BlobBackend, key: str, digests: dict[str, str], size: int,
             "sha256": blob.sha256, "size": size, "backend": backend.name, "key": key,
             "digests": digests, "new_object": created, "new_row": new_row})
     return blob
-
-
-@dataclass(frozen=True)
-class Fixity:
-    ok: bool
-    sha256: str | None  # what was read back; None if the object is missing
-    size: int | None
-
-
-def verify_blob(blob: Blob, backend: BlobBackend, *, actor=None) -> Fixity:
-    """Re-read a final object completely (from the medium, not a cache) and compare its
-    SHA-256 and size with the register. Success updates ``verified_at``; either way an
-    audit entry records the check (the audit issue's fixity job)."""
-    reader = backend.read_verified
-    try:
-        sha256, size = sha256_of(reader(blob.key))
-    except WitnessError as exc:
-        if exc.code != "not_found":
-            raise
-        sha256 = size = None
-    ok = sha256 == blob.sha256 and size == blob.size
-    with transaction.atomic():
-        if ok:
-            blob.verified_at = timezone.now()
-            blob.save(update_fields=["verified_at"])
-        audit.append(actor, "blob.verify", blob, outcome="success" if ok else "failure",
-                     details={"sha256": sha256, "size": size, "expected": blob.sha256,
-                              "key": blob.key, "backend": backend.name})
-    return Fixity(ok=ok, sha256=sha256, size=size)

@@ -129,7 +129,7 @@ def check_with_outside_verifier(report, tmp_path) -> None:
                                          bytes.fromhex(cp["root"]))
 
 
-def test_a_recordings_report_lists_its_custody_in_time_order_with_proofs(world, tmp_path):
+def test_a_recordings_report_lists_its_custody_in_time_order_with_proofs_EVD1(world, tmp_path):
     report = custody.collect(world.first, actor="test")
     assert report["subject"] == {"kind": "recording", "id": world.first.pk,
                                  "ref": f"recording:{world.first.pk}",
@@ -162,7 +162,7 @@ def test_a_recordings_report_lists_its_custody_in_time_order_with_proofs(world, 
     assert report["agency"]["name"] == world.agency.name
 
 
-def test_an_sm2_signed_report_verifies_with_the_sm2_public_key(world, settings, tmp_path):
+def test_an_sm2_signed_report_verifies_with_the_sm2_public_key_EVD1(world, settings, tmp_path):
     settings.WITNESS_AUDIT_ALGORITHM = "sm2"
     settings.WITNESS_AUDIT_KEY = tmp_path / "sm2.key"
     report = custody.collect(world.first)
@@ -171,7 +171,7 @@ def test_an_sm2_signed_report_verifies_with_the_sm2_public_key(world, settings, 
     check_with_outside_verifier(report, tmp_path)
 
 
-def test_the_check_in_the_docs_accepts_a_report_and_rejects_a_forged_one(world, tmp_path):
+def test_the_check_in_the_docs_accepts_a_report_and_rejects_a_forged_one_EVD1(world, tmp_path):
     """docs/custody.md's script, run as its own process with the published key."""
     [script] = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
     (tmp_path / "check_custody.py").write_text(script)
@@ -191,7 +191,7 @@ def test_the_check_in_the_docs_accepts_a_report_and_rejects_a_forged_one(world, 
     assert "FAILED: entry" in check(forged).stderr
 
 
-def test_a_broken_proof_or_changed_entry_does_not_verify(world):
+def test_a_broken_proof_or_changed_entry_does_not_verify_EVD1(world):
     report = custody.collect(world.first)
     cp = report["checkpoint"]
     item = report["entries"][3]
@@ -204,7 +204,7 @@ def test_a_broken_proof_or_changed_entry_does_not_verify(world):
     assert merkle.leaf_hash(canonical.encode_entry(changed)) != leaf
 
 
-def test_activity_and_case_reports_cover_every_recording(world, tmp_path):
+def test_activity_and_case_reports_cover_every_recording_EVD1(world, tmp_path):
     report = custody.collect(world.activity)
     assert [r["id"] for r in report["recordings"]] == [world.first.pk, world.second.pk]
     assert actions(report).count("recording.ingest") == 2
@@ -223,7 +223,7 @@ def test_activity_and_case_reports_cover_every_recording(world, tmp_path):
     check_with_outside_verifier(case, tmp_path)
 
 
-def test_a_checkpoint_is_signed_only_when_none_covers_the_entries(world):
+def test_a_checkpoint_is_signed_only_when_none_covers_the_entries_EVD1(world):
     before = Checkpoint.objects.count()
     first = custody.collect(world.first)
     assert Checkpoint.objects.count() == before + 1
@@ -237,7 +237,7 @@ def test_a_checkpoint_is_signed_only_when_none_covers_the_entries(world):
     assert actions(third)[-1] == "recording.play"
 
 
-def test_queries_do_not_grow_with_the_number_of_entries(world):
+def test_queries_do_not_grow_with_the_number_of_entries_EVD1(world):
     """The report's own reads (the sequencer's and the signing's aside) are set-based."""
 
     def queries(plays):
@@ -268,7 +268,7 @@ def pdf_attachment(pdf: bytes) -> dict:
     raise AssertionError("no custody.json attached")
 
 
-def test_the_pdf_embeds_the_cjk_font_the_digests_and_the_report(world, tmp_path):
+def test_the_pdf_embeds_the_cjk_font_the_digests_and_the_report_EVD1(world, tmp_path):
     report = custody.collect(world.case)
     pdf = render_pdf(report)
     assert pdf.startswith(b"%PDF-")
@@ -294,7 +294,7 @@ def test_the_pdf_embeds_the_cjk_font_the_digests_and_the_report(world, tmp_path)
         assert "recording.ingest" in text and world.first.source_path in text
 
 
-def test_user_text_is_never_markup(world):
+def test_user_text_is_never_markup_EVD1(world):
     report = custody.collect(world.first)
     report["subject"]["label"] = '#panic("x") ] $ * _ ` <a> @b \\'
     report["recordings"][0]["source_path"] = "#import \"/etc/passwd\""
@@ -302,7 +302,7 @@ def test_user_text_is_never_markup(world):
     assert pdf.startswith(b"%PDF-")
 
 
-def test_the_cli_writes_both_formats_and_audits_each(world, tmp_path):
+def test_the_cli_writes_both_formats_and_audits_each_EVD1(world, tmp_path):
     ref = f"recording:{world.first.pk}"
     out = io.StringIO()
     call_command("custody", ref, "--out", str(tmp_path / "r.pdf"), "--json", stdout=out)
@@ -329,7 +329,7 @@ def test_the_cli_writes_both_formats_and_audits_each(world, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_cli_refuses_unknown_objects_in_both_languages(tmp_path, capsys):
+def test_the_cli_refuses_unknown_objects_in_both_languages_EVD1(tmp_path, capsys):
     """As in a shell: exit 1, Chinese and English on stderr, the error as JSON on stdout
     (run_from_argv closes the connection: a transactional test)."""
     command = load_command_class("witness.audit", "custody")
@@ -351,7 +351,7 @@ def test_the_cli_refuses_unknown_objects_in_both_languages(tmp_path, capsys):
         assert json.loads(capsys.readouterr().out)["error"]["code"] == code
 
 
-def test_a_file_name_that_does_not_tell_the_format_is_refused(world, tmp_path):
+def test_a_file_name_that_does_not_tell_the_format_is_refused_EVD1(world, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
     with pytest.raises(BilingualCommandError) as refused:
@@ -361,7 +361,7 @@ def test_a_file_name_that_does_not_tell_the_format_is_refused(world, tmp_path):
     assert list(folder.iterdir()) == []
 
 
-def test_every_new_message_has_a_chinese_translation():
+def test_every_new_message_has_a_chinese_translation_EVD1():
     parts = json.loads(PARTS.read_text(encoding="utf-8"))
     texts = [*ACTION_LABELS.values(), *LABELS.values()]
     with translation.override("en"):

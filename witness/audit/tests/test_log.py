@@ -106,7 +106,7 @@ def test_sequencer_gives_gap_free_leaves_and_the_rfc6962_root_ING4():
     assert sequencer.drain() == 0
 
 
-def test_an_entry_committed_late_below_the_window_is_found_by_the_sweep(monkeypatch):
+def test_an_entry_committed_late_below_the_window_is_found_by_the_sweep_ING4(monkeypatch):
     from witness.audit import sequencer as seq
 
     first = add(5)[0]
@@ -120,7 +120,7 @@ def test_an_entry_committed_late_below_the_window_is_found_by_the_sweep(monkeypa
     assert AuditLeaf.objects.get(entry=late).index == tree_size() - 1
 
 
-def test_checkpoint_is_signed_and_an_intact_log_verifies(signed):
+def test_checkpoint_is_signed_and_an_intact_log_verifies_ING4(signed):
     body = canonical.checkpoint_body(signed.tree_size, bytes(signed.root).hex(), signed.time)
     assert keys.signer().public.verify(bytes(signed.signature), body)
     assert signed.tree_size == 21 and tree_size() == 21  # its own entry comes next
@@ -129,7 +129,7 @@ def test_checkpoint_is_signed_and_an_intact_log_verifies(signed):
     assert report.first_bad_index is None and report.checkpoints == 1
 
 
-def test_sm2_checkpoints_verify_too(settings, tmp_path):
+def test_sm2_checkpoints_verify_too_ING4(settings, tmp_path):
     settings.WITNESS_AUDIT_KEY = tmp_path / "sm2.key"
     settings.WITNESS_AUDIT_ALGORITHM = "sm2"
     add(3)
@@ -150,7 +150,7 @@ FIELDS = ["created_at", "actor_type", "actor_id", "actor_label", "action", "obje
 
 
 @pytest.mark.parametrize("field", FIELDS)
-def test_a_changed_field_is_found_at_its_leaf_index(signed, field):
+def test_a_changed_field_is_found_at_its_leaf_index_ING4(signed, field):
     target = AuditLeaf.objects.get(index=7).entry
     value = {"created_at": "2020-01-01 00:00:00+00", "details": '{"i": 8}'}.get(field, "X")
     if field == "created_at" and connection.vendor == "sqlite":
@@ -162,12 +162,12 @@ def test_a_changed_field_is_found_at_its_leaf_index(signed, field):
     assert report.problems[0]["code"] == "entry_changed"
 
 
-def test_a_changed_leaf_hash_is_found(signed):
+def test_a_changed_leaf_hash_is_found_ING4(signed):
     raw("UPDATE audit_auditleaf SET leaf_hash = %s WHERE \"index\" = 4", [b"\x00" * 32])
     assert log.verify().first_bad_index == 4
 
 
-def test_an_entry_rewritten_with_its_leaf_hash_is_found_by_the_stored_tree(signed):
+def test_an_entry_rewritten_with_its_leaf_hash_is_found_by_the_stored_tree_ING4(signed):
     entry = AuditLeaf.objects.get(index=4).entry
     raw("UPDATE audit_auditentry SET action = 'forged' WHERE id = %s", [entry.pk])
     raw("UPDATE audit_auditleaf SET leaf_hash = %s WHERE \"index\" = 4",
@@ -176,7 +176,7 @@ def test_an_entry_rewritten_with_its_leaf_hash_is_found_by_the_stored_tree(signe
     assert report.first_bad_index == 4 and report.problems[0]["code"] == "node_changed"
 
 
-def test_a_deleted_entry_is_found_as_a_gap(signed):
+def test_a_deleted_entry_is_found_as_a_gap_ING4(signed):
     entry = AuditLeaf.objects.get(index=12).entry_id
     raw('DELETE FROM audit_auditleaf WHERE "index" = 12')
     raw("DELETE FROM audit_auditentry WHERE id = %s", [entry])
@@ -184,7 +184,7 @@ def test_a_deleted_entry_is_found_as_a_gap(signed):
     assert report.first_bad_index == 12 and report.problems[0]["code"] == "missing_leaf"
 
 
-def test_a_swapped_pair_is_found(signed):
+def test_a_swapped_pair_is_found_ING4(signed):
     a, b = (AuditLeaf.objects.get(index=i).entry_id for i in (5, 6))
     raw("UPDATE audit_auditleaf SET entry_id = %s WHERE \"index\" = 5", [-1])
     raw("UPDATE audit_auditleaf SET entry_id = %s WHERE \"index\" = 6", [a])
@@ -192,7 +192,7 @@ def test_a_swapped_pair_is_found(signed):
     assert log.verify().first_bad_index == 5
 
 
-def test_entries_cut_off_the_end_are_found_against_the_checkpoint(signed):
+def test_entries_cut_off_the_end_are_found_against_the_checkpoint_ING4(signed):
     size = signed.tree_size
     for index in (size - 1, size - 2):
         entry = AuditLeaf.objects.get(index=index).entry_id
@@ -205,7 +205,7 @@ def test_entries_cut_off_the_end_are_found_against_the_checkpoint(signed):
 
 
 @pytest.mark.parametrize("change", ["signature", "root", "size", "time", "key"])
-def test_a_forged_or_truncated_checkpoint_is_found(signed, change, tmp_path):
+def test_a_forged_or_truncated_checkpoint_is_found_ING4(signed, change, tmp_path):
     if change == "signature":
         sig = bytearray(bytes(signed.signature))
         sig[0] ^= 1
@@ -229,7 +229,7 @@ def test_a_forged_or_truncated_checkpoint_is_found(signed, change, tmp_path):
     assert codes & {"bad_signature", "untrusted_key"}
 
 
-def test_verify_from_the_shell_exits_1_naming_the_index(signed, capsys):
+def test_verify_from_the_shell_exits_1_naming_the_index_ING4(signed, capsys):
     call_command("audit", "verify", "--json")
     assert json.loads(capsys.readouterr().out)["ok"] is True
     raw("UPDATE audit_auditentry SET action = 'forged' WHERE id = %s",
@@ -240,7 +240,7 @@ def test_verify_from_the_shell_exits_1_naming_the_index(signed, capsys):
     assert json.loads(capsys.readouterr().out)["first_bad_index"] == 3
 
 
-def test_witness_proofs_check_with_check_proof_and_broken_ones_do_not(signed, tmp_path,
+def test_witness_proofs_check_with_check_proof_and_broken_ones_do_not_ING4(signed, tmp_path,
                                                                       capsys):
     doc = log.inclusion(9)
     assert merkle.check_proof_document(doc)
@@ -279,7 +279,7 @@ def run_verifier(export, key, cwd):
                           env={"PATH": "/usr/bin:/bin"}, timeout=120, check=False)
 
 
-def test_outside_verifier_checks_witness_proofs_for_every_index_and_size_up_to_64(
+def test_outside_verifier_checks_witness_proofs_for_every_index_and_size_up_to_64_ING4(
         settings, tmp_path):
     """One export per tree size 1…64, each with every leaf's proof in that tree and the
     consistency proof from the size before; the verifier's own main() is called on each
@@ -314,7 +314,7 @@ def test_outside_verifier_checks_witness_proofs_for_every_index_and_size_up_to_6
     assert proofs == 64 * 65 // 2
 
 
-def test_exported_range_verifies_outside_and_a_tampered_one_does_not(signed, tmp_path):
+def test_exported_range_verifies_outside_and_a_tampered_one_does_not_ING4(signed, tmp_path):
     add(7)
     log.checkpoint(actor="test")
     export = tmp_path / "range.jsonl"
@@ -330,12 +330,12 @@ def test_exported_range_verifies_outside_and_a_tampered_one_does_not(signed, tmp
     assert run_verifier(tampered, key, tmp_path).returncode == 1
 
 
-def test_append_refuses_details_that_cannot_be_encoded():
+def test_append_refuses_details_that_cannot_be_encoded_ING4():
     with pytest.raises(ValueError), transaction.atomic():
         audit.append("system:test", "bad", details={"x": float("nan")})
 
 
-def test_the_fast_encoder_agrees_with_the_published_one_on_every_row():
+def test_the_fast_encoder_agrees_with_the_published_one_on_every_row_ING4():
     add(1, text="引号\"与\\反斜杠\n", nested={"b": [1, 2.5, None, True], "a": {"z": 1, "é": 2}},
         big=2**62, small=-1e-9)
     with transaction.atomic():
@@ -357,7 +357,7 @@ def test_the_fast_encoder_agrees_with_the_published_one_on_every_row():
                     max_size=40))
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_postgresqls_string_escaping_is_pythons_for_any_text(text):
+def test_postgresqls_string_escaping_is_pythons_for_any_text_ING4(text):
     """The SQL-built canonical bytes rely on to_json escaping text as json.dumps does with
     ensure_ascii=False (PostgreSQL only; SQLite uses the Python encoder)."""
     if connection.vendor != "postgresql" or "\x00" in text:  # text columns hold no NUL

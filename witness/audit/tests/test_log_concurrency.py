@@ -58,7 +58,7 @@ def own_tree(settings, tmp_path):
                 cur.execute(sql)
 
 
-def test_concurrent_writers_and_the_sequencer_daemon_give_a_gap_free_verifiable_log(own_tree,
+def test_concurrent_writers_and_the_sequencer_daemon_give_a_gap_free_verifiable_log_ING4(own_tree,
                                                                                  tmp_path):
     env = child_env(WITNESS_AUDIT_KEY=str(tmp_path / "audit.key"),
                     WITNESS_AUDIT_CHECKPOINT_SECONDS="1")

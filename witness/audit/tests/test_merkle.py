@@ -135,14 +135,14 @@ def naive_subproof(m: int, data: list[bytes], whole: bool) -> list[bytes]:
 
 # --- the transparency-dev/merkle vectors ---------------------------------------------------------
 
-def test_vector_files_are_there():
+def test_vector_files_are_there_ING4():
     assert len(VECTOR_FILES) > 0, f"no RFC 6962 vectors under {VECTORS}"
     kinds = {path.relative_to(VECTORS).parts[0] for path in VECTOR_FILES}
     assert kinds == {"inclusion", "consistency"}
 
 
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: str(p.relative_to(VECTORS)))
-def test_vector(path: Path):
+def test_vector_ING4(path: Path):
     doc = json.loads(path.read_text())
     happy = path.name == "happy-path.json"
     assert doc["wantErr"] is not happy
@@ -165,19 +165,19 @@ def test_vector(path: Path):
     {"leafIdx": 0, "treeSize": 1, "root": "", "leafHash": "", "proof": [None]},
     {"size1": 1, "size2": 2, "root1": "", "root2": "", "proof": ["=="]},
 ])
-def test_document_that_is_no_proof_raises_value_error(doc):
+def test_document_that_is_no_proof_raises_value_error_ING4(doc):
     with pytest.raises(ValueError):  # the CLI maps it to exit status 2
         check_proof_document(doc)
 
 
-def test_document_with_wrong_hash_lengths_is_a_failed_proof_not_an_error():
+def test_document_with_wrong_hash_lengths_is_a_failed_proof_not_an_error_ING4():
     doc = {"leafIdx": 0, "treeSize": 1, "root": "AAAA", "leafHash": "AAAA", "proof": None}
     assert check_proof_document(doc) is False
 
 
 # --- the RFC 6962 test tree ----------------------------------------------------------------------
 
-def test_rfc6962_test_tree_roots_and_nodes():
+def test_rfc6962_test_tree_roots_and_nodes_ING4():
     store, roots = build(RFC_LEAVES)
     assert [r.hex() for r in roots] == RFC_ROOTS
     assert {node: digest.hex() for node, digest in store.items()} == RFC_NODES
@@ -186,7 +186,7 @@ def test_rfc6962_test_tree_roots_and_nodes():
         assert naive_mth(RFC_LEAVES[:size]).hex() == expected
 
 
-def test_empty_root_and_hash_prefixes():
+def test_empty_root_and_hash_prefixes_ING4():
     assert EMPTY_ROOT.hex() == RFC_ROOTS[0]
     assert leaf_hash(b"") == hashlib.sha256(b"\x00").digest()
     left, right = b"a" * 32, b"b" * 32
@@ -200,7 +200,7 @@ SIZE_PAIRS = [(size1, size2) for size2 in range(N + 1) for size1 in range(size2 
 
 
 @pytest.mark.parametrize("size", range(1, N + 1))
-def test_inclusion_proofs_verify_and_tampering_fails(size: int):
+def test_inclusion_proofs_verify_and_tampering_fails_ING4(size: int):
     tree_root = ROOTS[size]
     for index in range(size):
         leaf, proof = STORE[0, index], inclusion_proof(index, size, STORE)
@@ -225,7 +225,7 @@ def test_inclusion_proofs_verify_and_tampering_fails(size: int):
 
 
 @pytest.mark.parametrize("size2", range(N + 1))
-def test_consistency_proofs_verify_and_tampering_fails(size2: int):
+def test_consistency_proofs_verify_and_tampering_fails_ING4(size2: int):
     root2 = ROOTS[size2]
     for size1 in range(size2 + 1):
         root1, proof = ROOTS[size1], consistency_proof(size1, size2, STORE)
@@ -255,7 +255,7 @@ def test_consistency_proofs_verify_and_tampering_fails(size2: int):
             assert not verify_consistency(size1, size2, root1, wrong2, proof), size1
 
 
-def test_proofs_match_the_rfc_recursive_definitions_up_to_64():
+def test_proofs_match_the_rfc_recursive_definitions_up_to_64_ING4():
     leaves = [f"entry {i}".encode() for i in range(N)]
     for index, size in PAIRS:
         assert inclusion_proof(index, size, STORE) == naive_path(index, leaves[:size])
@@ -267,7 +267,7 @@ def test_proofs_match_the_rfc_recursive_definitions_up_to_64():
 @settings(max_examples=60, deadline=None)
 @given(size=st.integers(min_value=0, max_value=300), salt=st.binary(max_size=4),
        data=st.data())
-def test_root_and_proofs_match_naive_mth(size: int, salt: bytes, data: st.DataObject):
+def test_root_and_proofs_match_naive_mth_ING4(size: int, salt: bytes, data: st.DataObject):
     leaves = [salt + i.to_bytes(2, "big") for i in range(size)]
     store, roots = build(leaves)
     assert root(size, store) == roots[size] == naive_mth(leaves)
@@ -290,7 +290,7 @@ def strict_source(size: int, asked: list[tuple[int, int]]) -> Callable[[int, int
     return node
 
 
-def test_only_complete_subtrees_are_read_and_exactly_those_listed():
+def test_only_complete_subtrees_are_read_and_exactly_those_listed_ING4():
     for index, size in PAIRS:
         asked: list[tuple[int, int]] = []
         inclusion_proof(index, size, strict_source(size, asked))
@@ -306,7 +306,7 @@ def test_only_complete_subtrees_are_read_and_exactly_those_listed():
 
 
 @pytest.mark.parametrize("size", [1_000_000, 2**40 + 12345])
-def test_node_lists_are_logarithmic(size: int):
+def test_node_lists_are_logarithmic_ING4(size: int):
     bound = 2 * size.bit_length() + 1
     for index in (0, 1, size // 3, size - 2, size - 1):
         nodes = inclusion_nodes(index, size)
@@ -318,7 +318,7 @@ def test_node_lists_are_logarithmic(size: int):
         assert all((i + 1) << lv <= size for lv, i in nodes)
 
 
-def test_generation_rejects_impossible_requests():
+def test_generation_rejects_impossible_requests_ING4():
     for call in (lambda: inclusion_nodes(5, 5), lambda: inclusion_nodes(-1, 5),
                  lambda: consistency_nodes(6, 5), lambda: root_nodes(-1),
                  lambda: inclusion_proof(0, 0, STORE), lambda: consistency_proof(2, 1, STORE)):
@@ -328,7 +328,7 @@ def test_generation_rejects_impossible_requests():
 
 # --- the Appender --------------------------------------------------------------------------------
 
-def test_appender_reports_every_complete_subtree_exactly_once():
+def test_appender_reports_every_complete_subtree_exactly_once_ING4():
     expected = {(level, index) for level in range(7) for index in range(N >> level)}
     assert set(STORE) == expected
     appender = Appender()
@@ -339,7 +339,7 @@ def test_appender_reports_every_complete_subtree_exactly_once():
 
 
 @pytest.mark.parametrize("size", [0, 1, 5, 8, 13, 31, 32, 63])
-def test_appender_resumes_from_stored_nodes(size: int):
+def test_appender_resumes_from_stored_nodes_ING4(size: int):
     resumed = Appender.from_nodes(size, STORE)
     assert resumed.size == size
     assert resumed.root() == ROOTS[size]
@@ -350,12 +350,12 @@ def test_appender_resumes_from_stored_nodes(size: int):
 
 
 @pytest.mark.parametrize("bad", [b"short", "x" * 32, None])
-def test_appender_rejects_what_is_not_a_leaf_hash(bad):
+def test_appender_rejects_what_is_not_a_leaf_hash_ING4(bad):
     with pytest.raises(ValueError):
         Appender().append(bad)
 
 
-def test_callable_and_mapping_sources_agree():
+def test_callable_and_mapping_sources_agree_ING4():
     def node(level: int, index: int) -> bytes:
         return STORE[level, index]
 
@@ -383,11 +383,11 @@ H = b"\x11" * 32
     (H, 0, 1, [H], H),                # too long for a one-leaf tree
     (H, 0, 2**64 - 1, [], H),
 ])
-def test_verify_inclusion_rejects_malformed_input_without_raising(args):
+def test_verify_inclusion_rejects_malformed_input_without_raising_ING4(args):
     assert verify_inclusion(*args) is False
 
 
-def test_verify_inclusion_one_leaf_tree():
+def test_verify_inclusion_one_leaf_tree_ING4():
     assert verify_inclusion(H, 0, 1, [], H) is True
 
 
@@ -405,17 +405,17 @@ def test_verify_inclusion_one_leaf_tree():
     (1, 2, H[:1], H, [H]),
     (3, 8, H, H, [H]),                # wrong length
 ])
-def test_verify_consistency_rejects_malformed_input_without_raising(args):
+def test_verify_consistency_rejects_malformed_input_without_raising_ING4(args):
     assert verify_consistency(*args) is False
 
 
-def test_verify_consistency_trivial_cases():
+def test_verify_consistency_trivial_cases_ING4():
     assert verify_consistency(0, 0, EMPTY_ROOT, EMPTY_ROOT, [])
     assert verify_consistency(0, 7, EMPTY_ROOT, ROOTS[7], [])
     assert verify_consistency(7, 7, ROOTS[7], ROOTS[7], ())
 
 
-def test_module_is_standard_library_only():
+def test_module_is_standard_library_only_ING4():
     tree = ast.parse(Path(merkle.__file__).read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}

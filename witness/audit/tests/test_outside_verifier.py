@@ -141,14 +141,14 @@ def assert_fails(result: subprocess.CompletedProcess[str], *words: str) -> None:
         assert word in result.stderr
 
 
-def test_valid_export_checks(tmp_path, log, export):
+def test_valid_export_checks_ING4(tmp_path, log, export):
     result = verify(tmp_path, write(tmp_path, export, log))
     assert result.returncode == 0, result.stderr
     assert "15 entries (indices 3..17), 3 signed checkpoints (tree sizes 8, 16, 21)" in (
         result.stdout)
 
 
-def test_every_index_and_size_up_to_64(tmp_path):
+def test_every_index_and_size_up_to_64_ING4(tmp_path):
     """One checkpoint per tree size 1..64, and the consistency proof between each pair."""
     big = Log(64)
     lines = big.export(0, 63, list(range(1, 65)))
@@ -156,7 +156,7 @@ def test_every_index_and_size_up_to_64(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_script_agrees_with_witness_on_every_proof_up_to_64():
+def test_script_agrees_with_witness_on_every_proof_up_to_64_ING4():
     """The script's own RFC 9162 code and entry encoding against Witness's (in-process)."""
     script = load_script()
     big = Log(64)
@@ -189,7 +189,7 @@ def test_script_agrees_with_witness_on_every_proof_up_to_64():
                 assert not script.verify_consistency(size1, size, root1, tree_root, proof[:-1])
 
 
-def test_changed_byte_in_an_entry(tmp_path, log, export):
+def test_changed_byte_in_an_entry_ING4(tmp_path, log, export):
     args = write(tmp_path, export, log)
     path = tmp_path / "export.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -198,7 +198,7 @@ def test_changed_byte_in_an_entry(tmp_path, log, export):
     assert_fails(verify(tmp_path, args), "line 10", "entry index 7", "leaf hash")
 
 
-def test_changed_detail_with_recomputed_leaf_hash(tmp_path, log, export):
+def test_changed_detail_with_recomputed_leaf_hash_ING4(tmp_path, log, export):
     export[7]["entry"]["details"]["n"] = 99
     export[7]["leaf_hash"] = leaf_hash(canonical.encode_entry(export[7]["entry"])).hex()
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 8", "inclusion proof")
@@ -209,41 +209,41 @@ def test_changed_detail_with_recomputed_leaf_hash(tmp_path, log, export):
     (1, ("line 3", "consistency 8 -> 16", "no checkpoint")),    # a checkpoint
     (4, ("no consistency proof between checkpoints 8 and 16",)),
 ])
-def test_removed_line(tmp_path, log, export, line, words):
+def test_removed_line_ING4(tmp_path, log, export, line, words):
     del export[line - 1]
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), *words)
 
 
-def test_swapped_pair_of_entry_lines(tmp_path, log, export):
+def test_swapped_pair_of_entry_lines_ING4(tmp_path, log, export):
     export[8], export[9] = export[9], export[8]
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 9", "entry index 7",
                  "expected 6")
 
 
-def test_swapped_pair_of_entries_under_their_indices(tmp_path, log, export):
+def test_swapped_pair_of_entries_under_their_indices_ING4(tmp_path, log, export):
     export[8]["entry"], export[9]["entry"] = export[9]["entry"], export[8]["entry"]
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 9", "entry index 6")
 
 
-def test_forged_checkpoint_signature(tmp_path, log, export):
+def test_forged_checkpoint_signature_ING4(tmp_path, log, export):
     export[1] = log.checkpoint(16, key=Ed25519PrivateKey.generate())
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 2",
                  "checkpoint of tree size 16", "signature does not verify")
 
 
-def test_checkpoint_with_another_root(tmp_path, log, export):
+def test_checkpoint_with_another_root_ING4(tmp_path, log, export):
     export[1]["root"] = log.checkpoint(15)["root"]
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "signature does not verify")
 
 
-def test_a_size_signed_twice(tmp_path, log, export):
+def test_a_size_signed_twice_ING4(tmp_path, log, export):
     export.insert(2, log.checkpoint(16))
     result = verify(tmp_path, write(tmp_path, export, log))
     assert result.returncode == 0, result.stderr
     assert "4 signed checkpoints (tree sizes 8, 16, 21)" in result.stdout
 
 
-def test_a_size_signed_twice_with_another_root_is_a_fork(tmp_path, log, export):
+def test_a_size_signed_twice_with_another_root_is_a_fork_ING4(tmp_path, log, export):
     fork = log.checkpoint(15)
     fork["tree_size"] = 16
     body = canonical.checkpoint_body(16, fork["root"], fork["time"])
@@ -252,36 +252,36 @@ def test_a_size_signed_twice_with_another_root_is_a_fork(tmp_path, log, export):
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 3", "forked")
 
 
-def test_truncated_inclusion_proof(tmp_path, log, export):
+def test_truncated_inclusion_proof_ING4(tmp_path, log, export):
     export[12]["proof"] = export[12]["proof"][:-1]
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 13", "entry index 10",
                  "inclusion proof")
 
 
-def test_truncated_consistency_proof(tmp_path, log, export):
+def test_truncated_consistency_proof_ING4(tmp_path, log, export):
     export[3]["proof"] = export[3]["proof"][:-1]
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 4", "consistency")
 
 
-def test_truncated_checkpoint_line(tmp_path, log, export):
+def test_truncated_checkpoint_line_ING4(tmp_path, log, export):
     del export[2]["signature"]
     assert_fails(verify(tmp_path, write(tmp_path, export, log)), "line 3", "signature")
 
 
-def test_non_json_file_is_unreadable(tmp_path, log):
+def test_non_json_file_is_unreadable_ING4(tmp_path, log):
     args = write(tmp_path, ["this is not JSON"], log)
     result = verify(tmp_path, args)
     assert result.returncode == 2, result.stderr
     assert "line 1 is not JSON" in result.stderr
 
 
-def test_unreadable_key_file(tmp_path, log, export):
+def test_unreadable_key_file_ING4(tmp_path, log, export):
     args = write(tmp_path, export, log)
     (tmp_path / "key.pem").write_text("not a key")
     assert verify(tmp_path, args).returncode == 2
 
 
-def test_script_imports_only_the_standard_library_and_cryptography():
+def test_script_imports_only_the_standard_library_and_cryptography_ING4():
     tree = ast.parse(SCRIPT.read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 FIXITY = "witness.storage.tasks.fixity_batch"
 
 
-def test_a_job_is_enqueued_when_due_and_not_again_within_its_interval(capsys):
+def test_a_job_is_enqueued_when_due_and_not_again_within_its_interval_ING4(capsys):
     assert FIXITY in [job.task for job in schedule.due()]
     call_command("scheduler")
     assert "fixity_batch" in capsys.readouterr().out

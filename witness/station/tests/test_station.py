@@ -85,7 +85,7 @@ def test_several_volumes_ingested_at_once_each_in_its_own_process_ING1(dock):
     assert StationVolume.objects.count() == 3
 
 
-def test_waits_until_the_listing_is_stable_for_the_settle_time(dock):
+def test_waits_until_the_listing_is_stable_for_the_settle_time_ING1(dock):
     cam = dock.camera("A")
     clock = Clock()
     started = []
@@ -108,7 +108,7 @@ def test_waits_until_the_listing_is_stable_for_the_settle_time(dock):
     assert started == [row_of(cam.root).pk]
 
 
-def test_a_child_that_dies_marks_its_volume_failed_and_keeps_what_is_stored(dock):
+def test_a_child_that_dies_marks_its_volume_failed_and_keeps_what_is_stored_ING1(dock):
     cam = dock.camera("A")
     station = services.Station(dock.watch, settle=0, launcher=lambda pk: subprocess.Popen(
         ["sh", "-c", "echo 'killed while copying' >&2; kill -9 $$"],
@@ -121,7 +121,7 @@ def test_a_child_that_dies_marks_its_volume_failed_and_keeps_what_is_stored(dock
     assert row.finished_at is not None
 
 
-def test_a_restarted_station_takes_over_rows_of_a_dead_process(dock):
+def test_a_restarted_station_takes_over_rows_of_a_dead_process_ING1(dock):
     cam = dock.camera("A")
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -152,7 +152,7 @@ def test_a_restarted_station_takes_over_rows_of_a_dead_process(dock):
     assert StationVolume.objects.filter(path=str(cam.root)).count() == 4
 
 
-def test_a_volume_removed_before_its_turn_fails_and_is_never_launched(dock):
+def test_a_volume_removed_before_its_turn_fails_and_is_never_launched_ING1(dock):
     cam = dock.camera("A")
     started = []
     station = services.Station(dock.watch, settle=0, jobs=1, launcher=lambda pk: (
@@ -174,7 +174,7 @@ def test_a_volume_removed_before_its_turn_fails_and_is_never_launched(dock):
     assert started == []
 
 
-def test_a_launcher_that_cannot_start_fails_the_row_and_the_station_goes_on(dock):
+def test_a_launcher_that_cannot_start_fails_the_row_and_the_station_goes_on_ING1(dock):
     cam = dock.camera("A")
 
     def launcher(pk):
@@ -186,7 +186,7 @@ def test_a_launcher_that_cannot_start_fails_the_row_and_the_station_goes_on(dock
     assert row.state == VolumeState.FAILED and "Resource temporarily unavailable" in row.error
 
 
-def test_an_unreadable_volume_fails_instead_of_settling_for_ever(dock, monkeypatch):
+def test_an_unreadable_volume_fails_instead_of_settling_for_ever_ING1(dock, monkeypatch):
     """A mount that answers every read with an I/O error (simulated: the tests run as root,
     which reads any folder) fails after the grace time; lost+found is never a volume."""
     clock = Clock()
@@ -226,7 +226,7 @@ def test_wiped_volume_is_not_ingested_again_new_files_start_a_new_row_ING3(dock)
     assert not first.present
 
 
-def test_undocked_volume_keeps_its_row_and_redocking_starts_a_new_one(dock):
+def test_undocked_volume_keeps_its_row_and_redocking_starts_a_new_one_ING1(dock):
     cam = dock.camera("A")
     station = services.Station(dock.watch, settle=0, launcher=dock.launcher)
     station.serve(interval=0.1, once=True)
@@ -244,7 +244,7 @@ def test_undocked_volume_keeps_its_row_and_redocking_starts_a_new_one(dock):
     assert Recording.objects.count() == 2
 
 
-def test_volume_of_unregistered_device_fails_with_bilingual_reason(dock):
+def test_volume_of_unregistered_device_fails_with_bilingual_reason_ING1(dock):
     cam = dock.camera("X", register=False)
     station = services.Station(dock.watch, settle=0, launcher=dock.launcher)
     station.serve(interval=0.1, once=True)
@@ -255,7 +255,7 @@ def test_volume_of_unregistered_device_fails_with_bilingual_reason(dock):
     assert cam.path("seg1").exists()
 
 
-def test_child_in_process_writes_progress_into_its_row(dock):
+def test_child_in_process_writes_progress_into_its_row_ING1(dock):
     cam = dock.camera("A", count=3)
     row = StationVolume.objects.create(host="h", watch_dir=str(dock.watch),
                                        agency=dock.agency, path=str(cam.root),
@@ -271,7 +271,7 @@ def witness(*args, env):
                           capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_witness_station_once_json_and_exit_status(dock):
+def test_witness_station_once_json_and_exit_status_ING1(dock):
     dock.camera("A")
     dock.camera("X", register=False)
     done = witness("--watch", dock.watch, "--once", "--settle", "0", "--interval", "0.1",
@@ -284,7 +284,7 @@ def test_witness_station_once_json_and_exit_status(dock):
     assert ok["counts"]["stored"] == 2
 
 
-def test_witness_station_refuses_a_missing_folder_in_both_languages(dock):
+def test_witness_station_refuses_a_missing_folder_in_both_languages_ING1(dock):
     done = witness("--watch", dock.watch / "nope", "--once", env=dock.env)
     assert done.returncode == 1
     assert "要监视的文件夹" in done.stderr and "does not exist" in done.stderr

@@ -199,7 +199,7 @@ def test_an_sm3_mismatch_is_found_by_its_algorithm_name_ING4(stores):
     assert row.digests["sm3"] == sm3
 
 
-def test_a_check_streams_memory_stays_flat(tmp_path):
+def test_a_check_streams_memory_stays_flat_ING4(tmp_path):
     import tracemalloc
 
     mib = 1024 * 1024
@@ -219,7 +219,7 @@ def test_a_check_streams_memory_stays_flat(tmp_path):
     assert peak < 20 * mib  # two 8 MiB reads at most (the last and the next), not 48 MiB
 
 
-def test_list_keys_lists_final_objects_only(stores):
+def test_list_keys_lists_final_objects_only_ING4(stores):
     blobs = [stores.original() for _ in range(3)]
     staging = stores.primary.open_staging()
     staging.write(b"x")
@@ -278,7 +278,7 @@ def test_no_repair_when_the_replica_is_bad_too_ING4(stores):
     assert Finding.objects.count() == 2  # one per copy
 
 
-def test_without_repair_a_repairable_copy_is_only_reported(stores):
+def test_without_repair_a_repairable_copy_is_only_reported_ING4(stores):
     blob = stores.original(copy=True)
     damaged = flip(stores.primary, blob.key)
     report = check(stores)
@@ -286,7 +286,7 @@ def test_without_repair_a_repairable_copy_is_only_reported(stores):
     assert stored_bytes(stores.primary, blob.key) == damaged
 
 
-def test_the_replica_copy_is_checked_and_verified_at_advances(stores):
+def test_the_replica_copy_is_checked_and_verified_at_advances_ING4(stores):
     blob = stores.original(copy=True)
     copy = Replica.objects.get(blob=blob)
     report = check(stores)
@@ -295,7 +295,7 @@ def test_the_replica_copy_is_checked_and_verified_at_advances(stores):
     assert sorted(FixityCheck.objects.values_list("copy", flat=True)) == ["primary", "replica"]
 
 
-def test_an_unversioned_bucket_is_not_overwritten(s3_server, tmp_path):
+def test_an_unversioned_bucket_is_not_overwritten_ING4(s3_server, tmp_path):
     """On S3 a repair writes a new version; without versioning it would destroy the
     damaged bytes, so it is refused (and audited as a failed repair)."""
     primary = make_backend(s3_server)
@@ -317,7 +317,7 @@ def test_an_unversioned_bucket_is_not_overwritten(s3_server, tmp_path):
         empty_bucket(primary)
 
 
-def test_a_repair_under_object_lock_keeps_the_damaged_version_locked(s3_server, tmp_path):
+def test_a_repair_under_object_lock_keeps_the_damaged_version_locked_ING4(s3_server, tmp_path):
     """The originals' bucket with object lock (GOVERNANCE retention, deletes denied): the
     repair is a new version, and the damaged one stays, locked (the bucket is left for the
     test cluster's removal, as no credentials may delete it)."""
@@ -375,14 +375,14 @@ def test_the_rolling_batch_checks_every_blob_once_per_period_ING4(configured):
     assert FixityCheck.objects.filter(result="ok").count() == 15
 
 
-def test_an_overdue_backlog_doubles_the_batch(configured):
+def test_an_overdue_backlog_doubles_the_batch_ING4(configured):
     for n in range(10):
         configured.original(n)
     later = timezone.now() + timedelta(days=30)  # nothing checked for 30 days
     assert len(fixity.due_batch(later)) == 4  # 2 x ceil(10 / 5)
 
 
-def test_the_scheduled_task_runs_the_due_batch(configured, settings):
+def test_the_scheduled_task_runs_the_due_batch_ING4(configured, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     from witness.storage.tasks import fixity_batch
 
@@ -401,7 +401,7 @@ def witness_fixity(*args) -> dict:
     return json.loads(out.getvalue())
 
 
-def test_the_command_json_and_counts(configured):
+def test_the_command_json_and_counts_ING4(configured):
     blobs = [configured.original(n) for n in range(3)]
     data = witness_fixity("--all")
     assert data["ok"] is True and data["blobs"] == 3
@@ -420,7 +420,7 @@ def test_the_command_json_and_counts(configured):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_command_exit_status(configured, capsys):
+def test_the_command_exit_status_ING4(configured, capsys):
     from django.core.management import load_command_class
 
     def run(*args) -> int:
@@ -447,7 +447,7 @@ def test_the_command_exit_status(configured, capsys):
     assert run("--all", "--sample", "2") == 2
 
 
-def test_bad_input_is_a_bilingual_error(configured):
+def test_bad_input_is_a_bilingual_error_ING4(configured):
     with pytest.raises(CommandError) as caught:
         call_command("fixity", "--since", "2026-13-45", stdout=io.StringIO())
     assert caught.value.error.code == "bad_date"

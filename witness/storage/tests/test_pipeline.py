@@ -15,8 +15,9 @@ from witness.audit.models import AuditEntry
 from witness.core.errors import WitnessError
 from witness.storage.backends.base import content_key
 from witness.storage.backends.local import LocalBackend
+from witness.storage.fixity import verify_blob
 from witness.storage.models import Blob
-from witness.storage.pipeline import store_file, verify_blob
+from witness.storage.pipeline import store_file
 
 CHUNK = 4096
 pytestmark = pytest.mark.django_db

@@ -45,7 +45,7 @@ def staging_left(backend) -> list:
 
 # -- the setting --------------------------------------------------------------------------
 
-def test_the_replica_setting(settings, tmp_path, monkeypatch):
+def test_the_replica_setting_ING4(settings, tmp_path, monkeypatch):
     settings.WITNESS_STORAGE = f"file://{tmp_path / 'primary'}"
     settings.WITNESS_REPLICA = ""
     assert get_replica() is None
@@ -77,7 +77,7 @@ def test_the_replica_setting(settings, tmp_path, monkeypatch):
 
 # -- the job ------------------------------------------------------------------------------
 
-def test_a_new_original_is_copied_after_commit(settings, tmp_path,
+def test_a_new_original_is_copied_after_commit_ING4(settings, tmp_path,
                                                django_capture_on_commit_callbacks):
     settings.TASKS = IMMEDIATE
     settings.WITNESS_STORAGE = f"file://{tmp_path / 'primary'}"
@@ -99,7 +99,7 @@ def test_a_new_original_is_copied_after_commit(settings, tmp_path,
     assert callbacks == []  # not a new blob: nothing queued
 
 
-def test_without_a_replica_nothing_is_queued(settings, tmp_path,
+def test_without_a_replica_nothing_is_queued_ING4(settings, tmp_path,
                                              django_capture_on_commit_callbacks):
     from django_tasks_db.models import DBTaskResult
 
@@ -109,7 +109,7 @@ def test_without_a_replica_nothing_is_queued(settings, tmp_path,
     assert not DBTaskResult.objects.exists()
 
 
-def test_the_queued_job_names_the_blob(settings, tmp_path, django_capture_on_commit_callbacks):
+def test_the_queued_job_names_the_blob_ING4(settings, tmp_path, django_capture_on_commit_callbacks):
     from django_tasks_db.models import DBTaskResult
 
     settings.WITNESS_REPLICA = f"file://{tmp_path / 'replica'}"
@@ -131,7 +131,7 @@ def test_replication_is_idempotent_and_retry_safe_ING4(stores):
     assert staging_left(stores.replica) == []
 
 
-def test_a_copy_made_before_a_crash_is_verified_not_copied_again(stores):
+def test_a_copy_made_before_a_crash_is_verified_not_copied_again_ING4(stores):
     """The job died after the object was final but before its row: the retry reads the
     object back, finds it intact, and records it."""
     blob = stores.original()
@@ -143,7 +143,7 @@ def test_a_copy_made_before_a_crash_is_verified_not_copied_again(stores):
     assert Replica.objects.filter(blob=blob).exists()
 
 
-def test_a_damaged_unrecorded_copy_is_replaced_and_kept_aside(stores):
+def test_a_damaged_unrecorded_copy_is_replaced_and_kept_aside_ING4(stores):
     data = os.urandom(3000)
     blob = stores.original(data)
     from witness.storage.pipeline import copy_verified
@@ -169,7 +169,7 @@ def test_a_damaged_original_is_not_replicated_ING4(stores):
     assert AuditEntry.objects.get(action="blob.replicate").outcome == "failure"
 
 
-def test_replication_streams_memory_stays_flat(tmp_path):
+def test_replication_streams_memory_stays_flat_ING4(tmp_path):
     chunk = 1024 * 1024
     path = tmp_path / "big.mp4"
     with open(path, "wb") as fh:
@@ -188,7 +188,7 @@ def test_replication_streams_memory_stays_flat(tmp_path):
 
 # -- an installation that adds a replica later --------------------------------------------
 
-def test_replicate_missing_copies_what_was_stored_before(settings, tmp_path):
+def test_replicate_missing_copies_what_was_stored_before_ING4(settings, tmp_path):
     settings.WITNESS_STORAGE = f"file://{tmp_path / 'primary'}"
     settings.WITNESS_REPLICA = ""
     from witness.storage.config import get_backend

@@ -25,20 +25,21 @@ def volume(run=None, **kwargs):
 def docked(site):
     ns = site()
     ns.device = f.DeviceFactory(unit=ns.field, serial="DSJ-PG-1")
-    ns.run = f.IngestRunFactory(agency=ns.agency, device=ns.device,
+    ns.run = f.IngestRunFactory(agency=ns.agency, device=ns.device, files_total=5,
+                                bytes_total=1000,
                                 counts={"stored": 3, "duplicate": 0, "skipped": 1,
                                         "failed": 1})
     IngestItem.objects.create(run=ns.run, path="DCIM/坏文件.MP4", outcome=Outcome.FAILED,
                               reason="无法读取\nCannot read", size=10)
     ns.busy = volume(ns.run, serial="DSJ-PG-1", state=VolumeState.INGESTING,
-                     started_at=timezone.now(), files_total=5, files_done=2,
-                     bytes_total=1000, bytes_done=500, current_file="DCIM/0002.MP4")
+                     started_at=timezone.now(), files_done=2, bytes_done=500,
+                     current_file="DCIM/0002.MP4")
     ns.failed = volume(None, path="/media/station/B", serial="UNKNOWN-9", agency=ns.agency,
                        state=VolumeState.FAILED, error="未登记\nNot registered\nTraceback")
     return ns
 
 
-def test_custodian_sees_progress_and_the_page_polls_while_busy(docked, login):
+def test_custodian_sees_progress_and_the_page_polls_while_busy_ING1(docked, login):
     client = login(docked.people["custodian"])
     page = client.get(reverse("station"))
     assert page.status_code == 200
@@ -52,13 +53,13 @@ def test_custodian_sees_progress_and_the_page_polls_while_busy(docked, login):
     assert partial.status_code == 200 and b"<html" not in partial.content
 
 
-def test_page_polls_slowly_when_nothing_is_in_progress(docked, login):
+def test_page_polls_slowly_when_nothing_is_in_progress_ING1(docked, login):
     StationVolume.objects.filter(pk=docked.busy.pk).update(state=VolumeState.DONE)
     page = login(docked.people["custodian"]).get(reverse("station"))
     assert b"every 2s" not in page.content and b'hx-trigger="every 10s"' in page.content
 
 
-def test_station_page_query_count_does_not_grow_with_volumes(docked, login):
+def test_station_page_query_count_does_not_grow_with_volumes_ING1(docked, login):
     client = login(docked.people["custodian"])
     client.get(reverse("station"))
     with CaptureQueriesContext(connection) as few:
@@ -71,7 +72,7 @@ def test_station_page_query_count_does_not_grow_with_volumes(docked, login):
     assert len(many) == len(few)
 
 
-def test_retry_queues_a_failed_docked_volume_again_keeping_the_failure_with_audit(docked,
+def test_retry_queues_a_failed_docked_volume_again_keeping_the_failure_with_audit_ING1(docked,
                                                                                   login):
     client = login(docked.people["custodian"])
     done = client.post(reverse("station_retry", args=[docked.failed.pk]))
@@ -87,14 +88,14 @@ def test_retry_queues_a_failed_docked_volume_again_keeping_the_failure_with_audi
     assert "只能重试" in refused.content.decode()
 
 
-def test_run_page_lists_each_file_outcome_with_its_reason(docked, login):
+def test_run_page_lists_each_file_outcome_with_its_reason_ING1(docked, login):
     page = login(docked.people["custodian"]).get(reverse("ingest_run", args=[docked.run.pk]))
     assert page.status_code == 200
     body = page.content.decode()
     assert "DCIM/坏文件.MP4" in body and "无法读取" in body and "Cannot read" in body
 
 
-def test_officers_and_administrators_may_not_open_the_station(docked, login):
+def test_officers_and_administrators_may_not_open_the_station_ING1(docked, login):
     for role in ("officer", "sysadmin"):
         client = login(docked.people[role])
         assert client.get(reverse("station")).status_code == 403
@@ -102,7 +103,7 @@ def test_officers_and_administrators_may_not_open_the_station(docked, login):
             == 403
 
 
-def test_another_agency_does_not_see_this_agencys_volumes_or_runs(docked, site, login):
+def test_another_agency_does_not_see_this_agencys_volumes_or_runs_ING1(docked, site, login):
     other = site()
     page = login(other.people["custodian"]).get(reverse("station"))
     assert b"DSJ-PG-1" not in page.content and b"UNKNOWN-9" not in page.content

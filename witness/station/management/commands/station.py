@@ -36,7 +36,7 @@ class _Live:
                  f"{r.files_done}/{r.files_total}",
                  f"{_mib(r.bytes_done)} / {_mib(r.bytes_total)}",
                  f"{(r.rate or 0) / 2**20:,.0f} MB/s" if r.started_at else ""]
-                for r in station.rows().filter(present=True).order_by("path")]
+                for r in station.rows().filter(present=True).select_related("run").order_by("path")]
         self.live.update(table(_("Docked volumes in %(path)s") % {"path": station.watch_dir},
                                [_("Volume"), _("Device"), _("State"), _("Files"),
                                 _("Bytes"), _("Speed")], rows), refresh=True)

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "drf_spectacular",
     # ground floor
     "witness.audit",
     "witness.findings",
@@ -63,8 +66,13 @@ INSTALLED_APPS = [
     "witness.ingest",
     "witness.derivatives",
     "witness.station",
+    # floor 5: who may see what
+    "witness.access",
+    "witness.confidentiality",
+    "witness.accounts",
     # top
     "witness.web",
+    "witness.api",
     "witness.cli",
     "witness.demo",
 ]

@@ -5,6 +5,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from witness.access.labels import label_field
+
 
 class RetentionClass(models.TextChoices):
     """How long a case file (and the recordings used as its evidence) is kept (RET-1, B21).
@@ -35,6 +37,7 @@ class Case(models.Model):
                               default=CaseStatus.OPEN, db_index=True)
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    label = label_field()  # EVD-4
 
     class Meta:
         verbose_name = _("case")
@@ -58,6 +61,7 @@ class Activity(models.Model):
                              related_name="activities", verbose_name=_("case"))
     place = models.CharField(_("place"), max_length=300)
     arrived_at = models.DateTimeField(_("arrival"), db_index=True)
+    label = label_field()  # EVD-4
     departed_at = models.DateTimeField(_("departure"))
     party = models.CharField(_("party"), max_length=300, blank=True)
     scene = models.TextField(_("scene"), blank=True)

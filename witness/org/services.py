@@ -34,6 +34,10 @@ def default_agency() -> Agency:
     return agency
 
 
+def default_agency_or_none() -> Agency | None:
+    return Agency.objects.order_by("id").first()
+
+
 def active_q(at: datetime) -> Q:
     return Q(effective_from__lte=at) & (Q(effective_to__isnull=True) | Q(effective_to__gt=at))
 

@@ -20,6 +20,10 @@ EXCEPTION_FLAGS = ("off_site", "remote", "continuous")
 ISSUE_SCOPES = ("agency", "unit")
 VIEWING_STEPS = ("unit_head_review", "leader_approval", "principal_leader_approval",
                  "custodian_registration")
+# EVD-2/ING-3: what may be played or downloaded without a grant (default: nothing).
+WITHOUT_GRANT = ("holder_play", "holder_download")
+# EVD-4: who approves, in every chain, an item labelled above 一般.
+LABEL_APPROVERS = ("principal_leader", "leader_in_charge")
 WORK_RECORD_REVIEW = ("principal_leader", "unit_head", "none")
 DIGESTS = ("sha256", "sm3")
 
@@ -56,6 +60,8 @@ class Profile:
     issue_scope: str
     clock_drift_tolerance_seconds: int
     viewing_chain: tuple[str, ...]
+    viewing_without_grant: tuple[str, ...]
+    viewing_label_approver: str
     work_record_review: str
     notification_phrase: str
     min_officers: int
@@ -82,6 +88,8 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "devices.issue_scope": ("choice", ISSUE_SCOPES),
     "devices.clock_drift_tolerance_seconds": ("int", 0),
     "viewing.chain": ("subset", VIEWING_STEPS),
+    "viewing.without_grant": ("subset", WITHOUT_GRANT),
+    "viewing.label_approver": ("choice", LABEL_APPROVERS),
     "recording.work_record_review": ("choice", WORK_RECORD_REVIEW),
     "recording.notification_phrase": ("text", None),
     "recording.min_officers": ("int", 1),
@@ -209,6 +217,8 @@ def parse(data: dict, source: str) -> Profile:
         issue_scope=values["devices.issue_scope"],
         clock_drift_tolerance_seconds=values["devices.clock_drift_tolerance_seconds"],
         viewing_chain=values["viewing.chain"],
+        viewing_without_grant=values["viewing.without_grant"],
+        viewing_label_approver=values["viewing.label_approver"],
         work_record_review=values["recording.work_record_review"],
         notification_phrase=values["recording.notification_phrase"],
         min_officers=values["recording.min_officers"],

@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from witness.access.labels import label_field
+
 
 class MediaKind(models.TextChoices):
     VIDEO = "video", _("video")
@@ -87,6 +89,7 @@ class Recording(models.Model):
     sequence = models.PositiveIntegerField(_("sequence number"), null=True, blank=True)
     badge_in_name = models.CharField(_("badge number in the name"), max_length=40, blank=True)
     important = models.BooleanField(_("important mark (重要标记)"), default=False)
+    label = label_field()  # EVD-4
 
     # Media facts (ffprobe / EXIF); the compliance rules read encoder and creation time.
     readable = models.BooleanField(_("readable media"), default=True)

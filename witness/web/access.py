@@ -1,61 +1,60 @@
-"""Who may open which page of the web shell: one table, used by the views' role gate, the
-navigation and the templates' links. The access-control issue replaces it with its own
-module.
+"""Which action each page of the web application is (url name -> policy action).
 
-三员分立 (system, security, audit administrators): an account that holds an administrator
-role sees no enforcement data, even if it held another role as well. The audit
-administrator opens exactly the audit pages (``AUDIT_PAGES``: the log, its entries with
-their proofs, the checkpoints, the access history of recordings) and nothing else; the
-system and security administrators open none of the pages below, the audit pages
-included. They all keep the home page, which tells them where their console is.
-
-Nobody else sees the audit log, except the legal and supervision role (法制监督), which
-reads the access history of recordings (``recording_access`` and the entries in it),
-read-only.
+The roles that may take an action are :mod:`witness.access.policy`'s table; this map only
+says which action a page is, so that the views' gate, the navigation and the templates'
+links ask the same question. Every url pattern of the site must be listed here or in
+:data:`OPEN` (the walk test in witness/access/tests fails otherwise).
 """
 
+from witness.access import policy
 from witness.org.models import ADMIN_ROLES, Role
 
-OFFICERS = frozenset({Role.OFFICER})
-CUSTODIANS = frozenset({Role.CUSTODIAN})
-HEADS = frozenset({Role.UNIT_HEAD, Role.LEADER, Role.LEGAL})
-RECORD_WRITERS = frozenset({Role.OFFICER, Role.UNIT_HEAD, Role.LEADER})
-CASE_WRITERS = frozenset({Role.UNIT_HEAD, Role.LEADER})
-AUDITORS = frozenset({Role.AUDITADMIN})
-SUPERVISORS = frozenset({Role.LEGAL})
-
-# url name -> the roles that may open it. Officers open a device's detail page, its
-# return and its pre-use check only while they hold the device (the views check that).
-PAGES: dict[str, frozenset[str]] = {
-    "my_devices": OFFICERS,
-    "device_list": CUSTODIANS | HEADS,
-    "ledger": CUSTODIANS | HEADS,
-    "device_detail": CUSTODIANS | HEADS | OFFICERS,
-    "device_register": CUSTODIANS,
-    "device_issue": CUSTODIANS,
-    "device_event": CUSTODIANS,
-    "device_return": CUSTODIANS | OFFICERS,
-    "device_check": CUSTODIANS | OFFICERS,
-    "case_list": HEADS,
-    "case_detail": HEADS,
-    "case_create": CASE_WRITERS,
-    "activity_list": OFFICERS | HEADS,
-    "activity_detail": OFFICERS | HEADS,
-    "activity_create": RECORD_WRITERS,
-    "assignment_queue": CUSTODIANS,
-    "recording_assign": CUSTODIANS,
-    "station": CUSTODIANS,
-    "station_retry": CUSTODIANS,
-    "ingest_upload": CUSTODIANS,
-    "ingest_run": CUSTODIANS | HEADS,
-    "audit_log": AUDITORS,
-    "audit_entry": AUDITORS | SUPERVISORS,  # legal: only the recording-access entries
-    "audit_checkpoints": AUDITORS,
-    "recording_access": AUDITORS | SUPERVISORS,
+# url name -> action. Officers open a device's page, its return and its pre-use check
+# only while they hold the device (the views check that: scope, not role).
+PAGES: dict[str, str] = {
+    "home": "home",
+    "my_devices": "device.mine",
+    "device_list": "device.list",
+    "ledger": "device.list",
+    "device_detail": "device.view",
+    "device_register": "device.register",
+    "device_issue": "device.issue",
+    "device_event": "device.event",
+    "device_return": "device.return",
+    "device_check": "device.check",
+    "case_list": "case.view",
+    "case_detail": "case.view",
+    "case_create": "case.create",
+    "activity_list": "activity.view",
+    "activity_detail": "activity.view",
+    "activity_create": "activity.create",
+    "assignment_queue": "recording.assign",
+    "recording_assign": "recording.assign",
+    "station": "ingest.operate",
+    "station_retry": "ingest.operate",
+    "ingest_upload": "ingest.operate",
+    "ingest_run": "ingest.view",
+    "audit_log": "audit.read",
+    "audit_entry": "audit.entry",  # legal: only the recording-access entries (the view)
+    "audit_checkpoints": "audit.read",
+    "recording_access": "audit.access_history",
 }
 
-# The audit administrator's console: the only pages an administrator account opens.
-AUDIT_PAGES = frozenset({"audit_log", "audit_entry", "audit_checkpoints", "recording_access"})
+# Pages anyone may open, signed in or not (they hold no data).
+OPEN = frozenset({"login", "logout", "set_language"})
+
+# The audit administrator's console.
+AUDIT_PAGES = frozenset(name for name, action in PAGES.items()
+                        if policy.may({Role.AUDITADMIN}, action) and action != "home")
+
+
+def register(pages: dict[str, str]) -> None:
+    """Add the pages of another app (its urls module calls this at import)."""
+    for name, action in pages.items():
+        policy.roles_for(action)  # an unknown action fails here, at start-up
+        if PAGES.get(name, action) != action:
+            raise ValueError(f"page {name!r} is already the action {PAGES[name]!r}")
+        PAGES[name] = action
 
 
 def is_administrator(roles) -> bool:
@@ -64,18 +63,14 @@ def is_administrator(roles) -> bool:
 
 
 def is_audit_administrator(roles) -> bool:
-    """The audit administrator and no other administrator role (no account should hold
-    two; one that does gets neither console's pages)."""
+    """The audit administrator and no other administrator role."""
     return roles & ADMIN_ROLES == {Role.AUDITADMIN}
 
 
 def may_open(roles, name: str) -> bool:
-    if is_administrator(roles):
-        return (name in AUDIT_PAGES and is_audit_administrator(roles)
-                and Role.AUDITADMIN in PAGES[name])
-    return bool(roles & PAGES[name])
+    return policy.may(roles, PAGES[name])
 
 
 def pages_for(roles) -> frozenset[str]:
     """The url names of the pages a user with ``roles`` may open (besides home)."""
-    return frozenset(name for name in PAGES if may_open(roles, name))
+    return frozenset(name for name in PAGES if name != "home" and may_open(roles, name))

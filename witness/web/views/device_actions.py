@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 
 from witness.core.errors import WitnessError
 from witness.devices import services
-from witness.web.access import CUSTODIANS, HEADS
 from witness.web.forms import CheckForm, EventForm, IssueForm, RegisterForm, ReturnForm
 from witness.web.templatetags.witness import drift
 from witness.web.views.common import (
@@ -26,11 +25,18 @@ from witness.web.views.common import (
     person_of,
     roles_required,
 )
-from witness.web.views.devices import drift_tolerance, holds, load_device, mark_actions
+from witness.web.views.devices import (
+    drift_tolerance,
+    holds,
+    is_keeper,
+    load_device,
+    mark_actions,
+    sees_all_devices,
+)
 
 
 def _keeper_or_holder(request, device) -> None:
-    if not (request.roles & CUSTODIANS or holds(request, device)):
+    if not (is_keeper(request) or holds(request, device)):
         raise PermissionDenied
 
 
@@ -44,7 +50,7 @@ def _checker(request):
 def _after(request, device):
     """Back to the device page, or to "my devices" for an officer no longer holding it."""
     device = load_device(request, device.pk)
-    if request.roles & (CUSTODIANS | HEADS) or holds(request, device):
+    if sees_all_devices(request) or holds(request, device):
         return redirect("device_detail", pk=device.pk)
     return redirect("my_devices")
 

@@ -5,10 +5,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, render
 
+from witness.access.policy import may
 from witness.core.errors import WitnessError
 from witness.devices.models import Device, DeviceIssue, PreUseCheck
 from witness.profiles import services as profiles
-from witness.web.access import CUSTODIANS, HEADS, OFFICERS
 from witness.web.forms import DeviceFilterForm, LedgerFilterForm
 from witness.web.views.common import keyset, person_of, roles_required
 
@@ -46,15 +46,24 @@ def holds(request, device) -> bool:
 def mark_actions(request, devices):
     """What the user may do with each device: custodians issue, return and check any;
     an officer returns and checks the devices they hold."""
-    keeper = bool(request.roles & CUSTODIANS)
+    keeper = is_keeper(request)
     for device in devices:
         device.can_issue = keeper
         device.can_return = keeper or holds(request, device)
     return devices
 
 
+def is_keeper(request) -> bool:
+    """Custodians keep the devices: they issue, return and check any of them."""
+    return may(request.roles, "device.issue")
+
+
+def sees_all_devices(request) -> bool:
+    return may(request.roles, "device.list")
+
+
 def shows_actions(request) -> bool:
-    return bool(request.roles & (CUSTODIANS | OFFICERS))
+    return may(request.roles, "device.return")
 
 
 @roles_required("device_list")
@@ -70,7 +79,7 @@ def device_list(request):
     mark_actions(request, page.rows)
     return render(request, "web/devices/list.html",
                   {"form": form, "page": page, "show_actions": shows_actions(request),
-                   "can_register": bool(request.roles & CUSTODIANS)})
+                   "can_register": may(request.roles, "device.register")})
 
 
 @roles_required("my_devices")
@@ -116,7 +125,7 @@ def ledger(request):
 def device_detail(request, pk):
     """Custodians and heads see every device; an officer only the devices they hold."""
     device = load_device(request, pk)
-    if not request.roles & (CUSTODIANS | HEADS) and not holds(request, device):
+    if not sees_all_devices(request) and not holds(request, device):
         raise PermissionDenied
     mark_actions(request, [device])
     tolerance = drift_tolerance(request.agency)
@@ -137,5 +146,5 @@ def device_detail(request, pk):
         "refused": device.refused_issues.select_related("person", "person_unit",
                                                         "attempted_by")[:DETAIL_ROWS],
         "tolerance": tolerance,
-        "can_record_event": bool(request.roles & CUSTODIANS),
+        "can_record_event": may(request.roles, "device.event"),
     })

@@ -38,6 +38,10 @@ PAGES: dict[str, str] = {
     "audit_entry": "audit.entry",  # legal: only the recording-access entries (the view)
     "audit_checkpoints": "audit.read",
     "recording_access": "audit.access_history",
+    # -- viewing requests, approvals, inbox, register (issue 5 item 3) --
+    # -- streaming, player, downloads, disclosure links (issue 5 items 2, 5) --
+    # -- accounts, second factor, administrator consoles (issue 5 items 1, 6) --
+    # -- confidentiality labels and the state-secret hand-off (issue 5 item 4) --
 }
 
 # Pages anyone may open, signed in or not (they hold no data).
@@ -46,15 +50,6 @@ OPEN = frozenset({"login", "logout", "set_language"})
 # The audit administrator's console.
 AUDIT_PAGES = frozenset(name for name, action in PAGES.items()
                         if policy.may({Role.AUDITADMIN}, action) and action != "home")
-
-
-def register(pages: dict[str, str]) -> None:
-    """Add the pages of another app (its urls module calls this at import)."""
-    for name, action in pages.items():
-        policy.roles_for(action)  # an unknown action fails here, at start-up
-        if PAGES.get(name, action) != action:
-            raise ValueError(f"page {name!r} is already the action {PAGES[name]!r}")
-        PAGES[name] = action
 
 
 def is_administrator(roles) -> bool:

@@ -26,6 +26,9 @@ NAV = [
     ("audit_log", _("Audit log"), {"audit_log", "audit_entry"}),
     ("recording_access", _("Recording access history"), {"recording_access"}),
     ("audit_checkpoints", _("Checkpoints"), {"audit_checkpoints"}),
+    # -- viewing requests, approvals, inbox, register (issue 5 item 3) --
+    # -- accounts, second factor, administrator consoles (issue 5 items 1, 6) --
+    # -- confidentiality labels and the state-secret hand-off (issue 5 item 4) --
 ]
 
 

@@ -1,0 +1,3 @@
+"""URL patterns (filled by the issue 5 work)."""
+
+urlpatterns: list = []

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from witness.audit import log
-from witness.audit.models import AuditEntry, AuditLeaf
+from witness.audit.models import AuditEntry, AuditLeaf, Checkpoint
 from witness.audit.sequencer import Sequencer
 from witness.testing.child import child_env, witness_binary
 
@@ -72,7 +72,9 @@ def test_concurrent_writers_and_the_sequencer_daemon_give_a_gap_free_verifiable_
         for w in writers:
             _out, err = w.communicate(timeout=300)
             assert w.returncode == 0, err
-        time.sleep(1.5)  # the daemon catches up and signs a checkpoint
+        deadline = time.monotonic() + 60  # the daemon catches up and signs a checkpoint
+        while not Checkpoint.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         daemon.send_signal(signal.SIGTERM)
         _out, err = daemon.communicate(timeout=60)

@@ -174,16 +174,23 @@ class Command(WitnessCommand):
         every = settings.WITNESS_AUDIT_CHECKPOINT_SECONDS
         last = time.monotonic()
         while not stopping:
-            while sequencer.step():
-                pass
-            if time.monotonic() - last >= every:
+            progressed = sequencer.step()
+            if time.monotonic() - last >= every:  # also under a steady stream of entries
                 last = time.monotonic()
-                signed = Checkpoint.objects.order_by("-tree_size").values_list(
-                    "tree_size", flat=True).first()
-                if signed != tree_size():
-                    log.checkpoint(sequence=False)
-            time.sleep(o["interval"])
+                self._checkpoint_if_grown()
+            if not progressed:
+                time.sleep(o["interval"])
+        while sequencer.step():
+            pass
+        self._checkpoint_if_grown()  # a clean stop leaves the latest entries signed
         return {"tree_size": tree_size()}
+
+    @staticmethod
+    def _checkpoint_if_grown():
+        signed = Checkpoint.objects.order_by("-tree_size").values_list(
+            "tree_size", flat=True).first()
+        if signed != tree_size():
+            log.checkpoint(sequence=False)
 
     def handle(self, *args, **options):
         if options.get("subcommand") == "export" and not options.get("out"):

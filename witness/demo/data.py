@@ -22,7 +22,7 @@ from witness.org.services import create_person
 AGENCY_CODE = "demo-lushan"
 AGENCY_NAME = "鲁山县市场监督管理局（演示）"
 PROFILE = "lushan-2019"
-PASSWORD = "witness-demo"  # noqa: S105 - the demo logins are printed; demo data only
+PASSWORD = "Witness-demo-2026"  # noqa: S105 - the demo logins are printed; demo data only
 
 UNITS = [
     # code, name, field duty

@@ -116,8 +116,12 @@ def site(make_agency):
 
 @pytest.fixture
 def login(client):
+    """Log a person in the way the log-in pages do: password, then — where the account has
+    or its role requires a second factor — a verified TOTP device in the session
+    (witness.accounts.testing.verified_login, issue 5 item 6)."""
+    from witness.accounts.testing import verified_login
+
     def as_person(person):
-        client.force_login(person.user)
-        return client
+        return verified_login(client, person.user)
 
     return as_person

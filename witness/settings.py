@@ -11,6 +11,8 @@
 | WITNESS_SESSION_MINUTES | idle session timeout | 30 |
 | WITNESS_LOCKOUT_FAILURES | failed log-ins in a row that lock a user name | 5 |
 | WITNESS_LOCKOUT_MINUTES | lock length; also the longest gap between counted failures | 15 |
+| WITNESS_PASSWORD_MAX_DAYS | a password older than this must be changed at the next log-in | 90 |
+| WITNESS_OTP_ISSUER | the name authenticator apps show for the second factor | 见证 Witness |
 | WITNESS_STORAGE | originals: file:///path or s3://bucket?endpoint=URL | WITNESS_HOME/blobs |
 | WITNESS_S3_ACCESS_KEY, _SECRET_KEY (or _FILE) | keys for an s3:// WITNESS_STORAGE | |
 | WITNESS_REPLICA | second copy of the originals: file:///path or s3://bucket?endpoint=URL | none |
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "witness.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "witness.audit.middleware.RequestContextMiddleware",
@@ -144,6 +148,17 @@ AUTHENTICATION_BACKENDS = ["witness.web.lockout.LockoutBackend"]
 WITNESS_LOCKOUT_FAILURES = env.env_int("WITNESS_LOCKOUT_FAILURES", 5, minimum=1, maximum=100)
 WITNESS_LOCKOUT_MINUTES = env.env_int("WITNESS_LOCKOUT_MINUTES", 15, minimum=1,
                                       maximum=24 * 60)
+# Accounts (issue 5 item 6, witness/accounts): TOTP second factor (django-otp) required for
+# the three administrators, bureau leaders and custodians; wrong codes count towards the
+# lock above (so django-otp's own growing delay is off); passwords older than
+# WITNESS_PASSWORD_MAX_DAYS must be changed; at least 3 of 4 character classes.
+OTP_TOTP_ISSUER = env.env_str("WITNESS_OTP_ISSUER", "见证 Witness")
+OTP_TOTP_THROTTLE_FACTOR = 0
+WITNESS_PASSWORD_MAX_DAYS = env.env_int("WITNESS_PASSWORD_MAX_DAYS", 90, minimum=1,
+                                        maximum=3650)
+AUTH_PASSWORD_VALIDATORS.append(
+    {"NAME": "witness.accounts.validators.CharacterClassValidator",
+     "OPTIONS": {"min_classes": 3, "passphrase_length": 20}})
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -200,4 +215,44 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.env_str("WITNESS_LOG_LEVEL", "INFO")},
+}
+
+# The REST API (issue 5 item 7; witness/api, docs/api.md). DRF is used without being an
+# installed app (its catalogue would override Django's form messages): JSON only, no
+# browsable API, no metadata for OPTIONS; token (SHA-256-stored, witness.api.models) or
+# session authentication with CSRF; one permission class mapping every operation to a
+# policy action (witness.access); cursor pages (no COUNT); errors {"error": {code, zh, en}}.
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "witness.api.authentication.BearerTokenAuthentication",
+        "witness.api.authentication.CsrfSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["witness.api.permissions.PolicyPermission"],
+    "DEFAULT_PAGINATION_CLASS": "witness.api.pagination.Cursor",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "witness.api.errors.exception_handler",
+    "DEFAULT_METADATA_CLASS": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "UNICODE_JSON": True,
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Witness API",
+    "DESCRIPTION": "见证 Witness: devices, the issue/return ledger, cases, activities and "
+                   "recording metadata (issue 5 item 7). See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": True,
+    "SERVE_PERMISSIONS": ["witness.api.permissions.PolicyPermission"],
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DeviceKindEnum": "witness.devices.models.DeviceKind",
+                            "MediaKindEnum": "witness.recordings.models.MediaKind",
+                            "DeviceStatusEnum": "witness.devices.models.DeviceStatus",
+                            "CaseStatusEnum": "witness.activities.models.CaseStatus"},
+    "PREPROCESSING_HOOKS": ["witness.api.schema.only_api"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "witness.api.schema.error_responses"],
 }

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from witness.access import policy
 from witness.access.labels import Label
 from witness.access.models import Grant, active_grants
-from witness.core.errors import Text
+from witness.core.errors import WitnessError
 from witness.org import services as org
 from witness.org.models import Role, RoleAssignment
 
@@ -44,17 +44,21 @@ class Denied(PermissionDenied):
     """Refused, with the reason in Chinese and English (``zh``, ``en``) and a code."""
 
     def __init__(self, message=None, *, code: str = "denied", **params):
-        self.text = Text(message or _("You are not allowed to do this."), **params)
+        self.error = WitnessError(message or _("You are not allowed to do this."), code=code,
+                                  **params)
         self.code = code
-        super().__init__(self.text.en)
+        super().__init__(self.error.en)
 
     @property
     def zh(self) -> str:
-        return self.text.zh
+        return self.error.zh
 
     @property
     def en(self) -> str:
-        return self.text.en
+        return self.error.en
+
+    def as_dict(self) -> dict:
+        return self.error.as_dict()
 
 
 @dataclass

@@ -62,9 +62,11 @@ ACTIONS: dict[str, tuple[frozenset[str], object]] = {
     "recording.assign": (CUSTODIAN, _("assignment queue")),
     "recording.label": (OFFICER | CUSTODIAN | HEADS, _("ask to change a label")),
     "label.decide": (UNIT_HEAD | LEADER | LEGAL, _("decide a label change")),
+    "secret.handoff": (CUSTODIAN | LEADER, _("state-secret hand-off: export, removal")),
     # Ingest (ING-*).
     "ingest.operate": (CUSTODIAN, _("docking station and uploads")),
     "ingest.view": (CUSTODIAN | HEADS, _("an ingest run")),
+    "custody.report": (CUSTODIAN | HEADS, _("chain-of-custody report")),
     # Viewing and disclosure (EVD-2, EVD-3).
     "request.create": (STAFF, _("ask to view recordings")),
     "request.view": (STAFF, _("own requests and those to decide")),

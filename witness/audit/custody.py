@@ -32,7 +32,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from witness.access.models import AccessRequest
 from witness.activities.models import Activity, Case
+from witness.confidentiality.models import LabelChange
 from witness.core.errors import NotFound, WitnessError
 from witness.derivatives.models import Derivative
 from witness.devices.models import Device, DeviceEvent, DeviceIssue, PreUseCheck
@@ -166,7 +168,7 @@ def write_report(obj, out: Path, fmt: str | None = None, *, actor=None) -> dict:
 # the prefix of each kind of object in "about" tags and in `witness custody OBJECT`
 TAGS = {Recording: "recording", Blob: "blob", IngestRun: "ingest_run", DeviceIssue: "ledger",
         Derivative: "derivative", Finding: "finding", Activity: "activity", Case: "case",
-        Device: "device"}
+        Device: "device", AccessRequest: "request", LabelChange: "label_change"}
 DEVICE_TYPE = Device._meta.label_lower
 
 
@@ -228,8 +230,27 @@ def scope_of(obj) -> Scope:
         _add_recordings(scope, Q(activity__case=obj))
     else:
         raise TypeError(f"no chain-of-custody report for {obj!r}")
+    _add_access(scope, obj)
     _add_findings(scope)
     return scope
+
+
+def _add_access(scope: Scope, obj) -> None:
+    """Who asked to view or disclose the recordings in scope and who approved it (EVD-2,
+    EVD-3), and the changes of their confidentiality labels (EVD-4): each request and label
+    change is an object in scope, so its entries (submitted, decided, registered, granted,
+    revoked) are in the report."""
+    ids = [r["id"] for r in scope.recordings]
+    for pk in (AccessRequest.objects.filter(items__recording_id__in=ids).order_by()
+               .values_list("id", flat=True).distinct()):
+        scope.refs["access.accessrequest", str(pk)].add(f"request:{pk}")
+    labels = Q(recording_id__in=ids)
+    if isinstance(obj, Activity):
+        labels |= Q(activity=obj)
+    elif isinstance(obj, Case):
+        labels |= Q(case=obj) | Q(activity__case=obj)
+    for pk in LabelChange.objects.filter(labels).order_by().values_list("id", flat=True):
+        scope.refs["confidentiality.labelchange", str(pk)].add(f"label_change:{pk}")
 
 
 def _activity(scope: Scope, activity: Activity) -> dict:

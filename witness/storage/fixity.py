@@ -44,7 +44,7 @@ from witness.findings.services import raise_finding
 
 from .backends.base import BlobBackend, key_sha256
 from .config import fixity_days, get_backend, get_replica
-from .models import Blob, Copy, FixityCheck, Replica
+from .models import Blob, Copy, FixityCheck, Replica, held_blobs
 from .models import FixityResult as R
 from .pipeline import copy_verified, digests_of
 
@@ -113,8 +113,8 @@ def due_batch(now: datetime | None = None) -> list[int]:
     ``ceil(total / days)``, and up to CATCH_UP times that while checks are overdue."""
     now = now or timezone.now()
     days = fixity_days()
-    base = math.ceil(Blob.objects.count() / days)
-    ranked = Blob.objects.annotate(
+    base = math.ceil(held_blobs().count() / days)
+    ranked = held_blobs().annotate(
         last_checked=Coalesce(Max("fixity_checks__checked_at"), F("stored_at")))
     overdue = ranked.filter(last_checked__lt=now - timedelta(days=days)).count()
     size = max(base, min(overdue, CATCH_UP * base))
@@ -122,7 +122,7 @@ def due_batch(now: datetime | None = None) -> list[int]:
 
 
 def sample(n: int) -> list[int]:
-    return list(Blob.objects.order_by("?").values_list("pk", flat=True)[:n])
+    return list(held_blobs().order_by("?").values_list("pk", flat=True)[:n])
 
 
 def _parts(selection) -> Iterator[list[Blob]]:
@@ -267,7 +267,7 @@ def _untracked(backend: BlobBackend, copy: str) -> Iterator[Check]:
     keys = backend.list_keys()
     while batch := list(islice(keys, LISTED)):
         named = [s for s in map(key_sha256, batch) if s]
-        known = set(Blob.objects.filter(sha256__in=named).values_list("key", flat=True))
+        known = set(held_blobs().filter(sha256__in=named).values_list("key", flat=True))
         for key in batch:
             if key not in known:
                 yield Check(copy=copy, store=backend.location, key=key, result=R.UNTRACKED)

@@ -27,6 +27,14 @@ class Blob(models.Model):
     stored_at = models.DateTimeField(_("stored at"), default=timezone.now)
     verified_at = models.DateTimeField(_("last verified at"), null=True, blank=True,
                                        help_text=_("last successful read-back verification"))
+    # Set only by an approved removal (the state-secret hand-off, EVD-4; later the approved
+    # retention purge, RET-1): the stored objects are gone on purpose, the row stays as the
+    # record of what was held. Fixity and replication pass it by; the same bytes are not
+    # stored again.
+    removed_at = models.DateTimeField(_("content removed at"), null=True, blank=True,
+                                      db_index=True)
+    removed_because = models.CharField(_("why the content was removed"), max_length=200,
+                                       blank=True)
 
     class Meta:
         verbose_name = _("blob")
@@ -35,6 +43,11 @@ class Blob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sha256[:16]}… ({self.size} B)"
+
+
+def held_blobs():
+    """The blobs whose content this system still holds (not removed on approval)."""
+    return Blob.objects.filter(removed_at__isnull=True)
 
 
 class Copy(models.TextChoices):

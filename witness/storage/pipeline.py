@@ -250,6 +250,19 @@ def _seal(backend: BlobBackend, staging: Staging, sha256: str, size: int, what,
             stored=stored_sha256, expected=sha256)
 
 
+def _refuse_removed(sha256: str, what) -> None:
+    """Content removed from this system on approval (a state secret handed off, EVD-4) is
+    not stored again: the staged bytes are discarded and the source is left as it is."""
+    removed = Blob.objects.filter(sha256=sha256, removed_at__isnull=False).values_list(
+        "removed_because", flat=True).first()
+    if removed is not None:
+        raise WitnessError(
+            _("%(path)s has the content of an original removed from this system on approval "
+              "(%(because)s); it is not stored again. Hand it to the custodian of the "
+              "offline copy."), code="content_removed", path=os.fsdecode(what),
+            because=removed or "?")
+
+
 def _finalize(backend: BlobBackend, staging: Staging, sha256: str, what) -> FinalObject:
     try:
         return backend.finalize(staging, sha256)
@@ -303,6 +316,7 @@ def store_object(path: str | os.PathLike, backend: BlobBackend,
             if not (_fingerprint(before) == _fingerprint(after) == _fingerprint(now)
                     and size == before.st_size):
                 raise _changed(path)
+            _refuse_removed(digests["sha256"], path)
             _seal(backend, staging, digests["sha256"], size, path, chunk_size)
             final = _finalize(backend, staging, digests["sha256"], path)
     finally:

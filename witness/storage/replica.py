@@ -25,7 +25,7 @@ from witness.core.errors import NotFound, WitnessError
 
 from .backends.base import BlobBackend
 from .config import get_backend, get_replica
-from .models import Blob, Replica
+from .models import Blob, Replica, held_blobs
 from .pipeline import copy_verified, digests_of
 
 ACTOR = "system:replicate"
@@ -53,7 +53,7 @@ def no_replica() -> WitnessError:
 
 def missing(replica: BlobBackend):
     """Blobs without a verified copy in ``replica``."""
-    return Blob.objects.exclude(replicas__store=replica.location).order_by("pk")
+    return held_blobs().exclude(replicas__store=replica.location).order_by("pk")
 
 
 def _matches(replica: BlobBackend, blob: Blob) -> bool | None:

@@ -38,14 +38,51 @@ PAGES: dict[str, str] = {
     "audit_entry": "audit.entry",  # legal: only the recording-access entries (the view)
     "audit_checkpoints": "audit.read",
     "recording_access": "audit.access_history",
+    "custody_report": "custody.report",
     # -- viewing requests, approvals, inbox, register (issue 5 item 3) --
+    "request_list": "request.view",
+    "request_new": "request.create",
+    "disclosure_new": "disclosure.create",
+    "request_detail": "request.view",  # the requester, deciders, register scope (chain)
+    "request_withdraw": "request.create",  # the requester only (chain.withdraw)
+    "request_revoke": "grant.revoke",
+    "grant_revoke": "grant.revoke",
+    "inbox": "inbox.view",
+    "notification_read": "inbox.view",
+    "step_decide": "request.decide",  # the step's approver or role in scope (chain)
+    "step_register": "request.decide",  # custodian registration steps
+    "register": "register.view",
+    "register_csv": "register.view",
+    "register_pdf": "register.view",
     # -- streaming, player, downloads, disclosure links (issue 5 items 2, 5) --
+    "recording_play": "recording.play",  # content: a grant as well (authz.content_allowance)
+    "recording_stream": "recording.play",
+    "recording_download": "recording.download",
+    "disclosure_link_issue": "disclosure.link",
+    "disclosure_link_revoke": "disclosure.link",
     # -- accounts, second factor, administrator consoles (issue 5 items 1, 6) --
+    "account": "account.self",
+    "password_change": "account.self",
+    "otp_verify": "account.self",
+    "otp_enrol": "account.self",
+    "role_list": "role.assign",
+    "role_assign": "role.assign",
+    "role_end": "role.assign",
+    "user_list": "user.manage",
+    "user_settings": "user.manage",
     # -- confidentiality labels and the state-secret hand-off (issue 5 item 4) --
+    "label_change_new": "recording.label",
+    "label_changes": "recording.label",  # own requests; those to decide for approvers
+    "label_change_decide": "label.decide",
+    "secret_handoffs": "secret.handoff",
+    "secret_handoff": "secret.handoff",
 }
 
 # Pages anyone may open, signed in or not (they hold no data).
-OPEN = frozenset({"login", "logout", "set_language"})
+OPEN = frozenset({"login", "logout", "set_language",
+                  # a disclosure link's recipient has no account: the token in the address
+                  # is the credential (witness.access.disclosure; issue 5 item 5)
+                  "disclosure_view", "disclosure_stream"})
 
 # The audit administrator's console.
 AUDIT_PAGES = frozenset(name for name, action in PAGES.items()

@@ -27,8 +27,17 @@ NAV = [
     ("recording_access", _("Recording access history"), {"recording_access"}),
     ("audit_checkpoints", _("Checkpoints"), {"audit_checkpoints"}),
     # -- viewing requests, approvals, inbox, register (issue 5 item 3) --
+    ("inbox", _("Inbox"), {"inbox", "step_decide", "step_register"}),
+    ("request_list", _("My requests"),
+     {"request_list", "request_new", "disclosure_new", "request_detail"}),
+    ("register", _("Viewing register"), {"register"}),
     # -- accounts, second factor, administrator consoles (issue 5 items 1, 6) --
+    ("role_list", _("Roles"), {"role_list", "role_assign", "role_end"}),
+    ("user_list", _("User accounts"), {"user_list", "user_settings"}),
+    ("account", _("My account"), {"account", "password_change", "otp_enrol"}),
     # -- confidentiality labels and the state-secret hand-off (issue 5 item 4) --
+    ("label_changes", _("Label changes"), {"label_changes", "label_change_new"}),
+    ("secret_handoffs", _("State-secret hand-offs"), {"secret_handoffs", "secret_handoff"}),
 ]
 
 

@@ -5,6 +5,7 @@ from witness.web.views import (
     audit,
     auth,
     cases,
+    custody,
     device_actions,
     devices,
     home,
@@ -41,4 +42,5 @@ urlpatterns = [
     path("audit/entries/<int:pk>/", audit.audit_entry, name="audit_entry"),
     path("audit/checkpoints/", audit.audit_checkpoints, name="audit_checkpoints"),
     path("audit/recording-access/", audit.access_history, name="recording_access"),
+    path("custody/<str:kind>/<int:pk>/", custody.custody_report, name="custody_report"),
 ]

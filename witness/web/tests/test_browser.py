@@ -3,9 +3,23 @@
 import pytest
 from django.utils import timezone
 
+from witness.accounts.testing import confirmed_device, current_code
 from witness.devices import services as devices
 from witness.testing import factories as f
 from witness.web.tests.conftest import PASSWORD
+
+
+def log_in(page, base: str, user) -> None:
+    """Password, then the second factor the role requires (issue 5 item 6: leaders and
+    custodians must use TOTP), with the code the device's app would show."""
+    device = confirmed_device(user)
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].button-primary")
+    page.wait_for_url(f"{base}/account/otp/verify/**")
+    page.fill("input[name=code]", current_code(device))
+    page.click("main button[type=submit].button-primary")
+    page.wait_for_url(f"{base}/")
 
 
 @pytest.mark.browser
@@ -27,10 +41,7 @@ def test_login_in_chromium_lands_on_the_home_page_with_counts(
     page.goto(f"{live_server.url}/")
     assert page.url.startswith(f"{live_server.url}/login/")
     assert "登录" in page.title()
-    page.fill("input[name=username]", ns.people["leader"].user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].button-primary")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, ns.people["leader"].user)
 
     assert page.locator("[data-count=devices-out] .card-value").inner_text() == "2"
     assert page.locator("[data-count=open-cases] .card-value").inner_text() == "1"
@@ -56,10 +67,7 @@ def test_htmx_swaps_a_refused_return_into_the_row(browser, live_server, transact
     scripts = []
     page.on("pageerror", lambda exc: scripts.append(str(exc)))
     page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", ns.people["custodian"].user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit].button-primary")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, ns.people["custodian"].user)
     page.goto(f"{live_server.url}/devices/")
 
     devices.return_device(device)  # someone else took it back meanwhile

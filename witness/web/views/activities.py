@@ -1,19 +1,33 @@
-"""Enforcement activities (ACT-2): list with filters, detail, create."""
+"""Enforcement activities (ACT-2): list with filters, detail, create.
+
+Scope (issue 5 item 1, witness.access.authz): an officer sees the activities they are an
+officer of; a unit head those of the units they head and their own; bureau leaders and
+the legal and supervision role the whole agency. An activity outside the scope answers
+404, as if it did not exist (its existence is not revealed), with a ``denied`` audit entry.
+"""
 
 from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from witness.access import authz
 from witness.activities import services
-from witness.activities.models import ActivityOfficer
-from witness.core.errors import NotFound, WitnessError
+from witness.activities.models import Activity, ActivityOfficer
+from witness.core.errors import WitnessError
+from witness.recordings.models import Recording
 from witness.web.access import may_open
 from witness.web.forms import ActivityFilterForm, ActivityForm
-from witness.web.views.common import add_error, form_status, keyset, person_of, roles_required
+from witness.web.views.common import (
+    add_error,
+    form_status,
+    keyset,
+    person_of,
+    roles_required,
+    scoped,
+)
 from witness.web.views.names import type_names
 
 
@@ -32,6 +46,9 @@ def _officers():
     return Prefetch("officers", queryset=ActivityOfficer.objects.select_related("person"))
 
 
+RECORDINGS_SHOWN = 200
+
+
 @roles_required("activity_list")
 def activity_list(request):
     form = ActivityFilterForm(request.agency, _current_types(request), request.GET or None)
@@ -44,7 +61,8 @@ def activity_list(request):
             "start": _local_midnight(data["start"]) if data["start"] else None,
             "end": _local_midnight(data["end"] + timedelta(days=1)) if data["end"] else None,
         }
-    qs = services.activities(request.agency, **filters).prefetch_related(_officers())
+    qs = authz.visible_activities(request.subject, services.activities(
+        request.agency, **filters)).prefetch_related(_officers())
     page = keyset(request, qs, "arrived_at", descending=True)
     names = type_names(request.agency)
     for activity in page.rows:
@@ -55,18 +73,22 @@ def activity_list(request):
 
 @roles_required("activity_detail")
 def activity_detail(request, pk):
-    try:
-        activity = services.get_activity(request.agency, pk)
-    except NotFound:
-        raise Http404 from None
+    activity = scoped(request, Activity.objects.select_related("unit", "case"), pk,
+                      "activity.view", authz.visible_activities)
     officers = activity.officers.select_related("person", "person__unit").order_by(
         "-is_recorder", "id")
+    # The recordings' metadata the user may see; playing any of them needs a grant, which
+    # the player page checks (EVD-2, ING-3).
+    recordings = authz.visible_recordings(request.subject, Recording.objects.filter(
+        activity=activity)).select_related("device", "holder").order_by("started_at", "id")
     return render(request, "web/activities/detail.html", {
         "activity": activity,
         "type_name": type_names(request.agency).get(activity.activity_type,
                                                     activity.activity_type),
         "officers": officers,
         "evidence_items": activity.evidence_items.all(),
+        "recordings": list(recordings[:RECORDINGS_SHOWN + 1]),
+        "recordings_shown": RECORDINGS_SHOWN,
     })
 
 

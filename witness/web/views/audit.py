@@ -15,19 +15,19 @@ import json
 from datetime import datetime
 
 from django import forms
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
+from witness.access.authz import Denied
 from witness.audit import canonical, log
 from witness.audit import services as audit
 from witness.audit.models import AuditEntry, Checkpoint, Outcome
 from witness.audit.sequencer import tree_size
 from witness.core.errors import WitnessError
-from witness.web.access import is_audit_administrator
 from witness.web.forms import DateTimeLocalInput
 from witness.web.views.common import error_lines, keyset, roles_required
 
@@ -37,7 +37,7 @@ from witness.web.views.common import error_lines, keyset, roles_required
 # alike; any "stream.", "download." or "export." action).
 RECORDING_ACCESS_PREFIXES = (
     "recording.view", "recording.play", "recording.download", "recording.export",
-    "stream.", "download.", "export.",
+    "stream.", "download.", "export.", "disclosure.",
 )
 
 VIEW_ACTION = "audit.view"
@@ -55,11 +55,16 @@ def is_recording_access(action: str) -> bool:
     return action.startswith(RECORDING_ACCESS_PREFIXES)
 
 
+def reads_whole_log(request) -> bool:
+    """The policy's ``audit.read`` (the audit administrator alone): the whole log."""
+    return request.subject.may("audit.read")
+
+
 def visible_entries(request):
     """The entries the user may read: all for the audit administrator, the access history
     of recordings for the legal and supervision role."""
     qs = AuditEntry.objects.all()
-    if not is_audit_administrator(request.roles):
+    if not reads_whole_log(request):
         qs = qs.filter(recording_access())
     return qs
 
@@ -216,8 +221,10 @@ def audit_entry(request, pk):
     as_json = request.GET.get("format") == "json"
     with transaction.atomic():
         entry = get_object_or_404(AuditEntry.objects.select_related("leaf"), pk=pk)
-        if not (is_audit_administrator(request.roles) or is_recording_access(entry.action)):
-            raise PermissionDenied  # the legal role reads the access history alone
+        if not (reads_whole_log(request) or is_recording_access(entry.action)):
+            # the legal role reads the access history alone
+            raise Denied(_("This entry is outside the access history of recordings."),
+                         code="scope")
         proof = proof_of(entry)
         if as_json and "document" not in proof:
             raise Http404(_("This entry has no inclusion proof yet."))
@@ -234,7 +241,7 @@ def audit_entry(request, pk):
         "utc_time": canonical.format_time(entry.created_at),
         "details_json": json.dumps(entry.details, indent=2, ensure_ascii=False,
                                    sort_keys=True),
-        "full_log": is_audit_administrator(request.roles),
+        "full_log": reads_whole_log(request),
         **proof,
     })
 

@@ -1,14 +1,20 @@
-"""Cases (案件): list, detail, create."""
+"""Cases (案件): list, detail, create.
+
+Scope (issue 5 item 1): the cases of ``authz.visible_cases`` (the heads: the agency's); a
+case outside it answers 404 with a ``denied`` audit entry. A case's page lists only the
+activities the user may see (``authz.visible_activities``).
+"""
 
 from django.db.models import Count, Prefetch
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 
+from witness.access import authz
 from witness.activities import services
 from witness.activities.models import ActivityOfficer, Case
 from witness.core.errors import WitnessError
 from witness.web.access import may_open
 from witness.web.forms import CaseFilterForm, CaseForm
-from witness.web.views.common import add_error, form_status, keyset, roles_required
+from witness.web.views.common import add_error, form_status, keyset, roles_required, scoped
 from witness.web.views.names import type_names
 
 CASE_ACTIVITIES = 100
@@ -17,7 +23,7 @@ CASE_ACTIVITIES = 100
 @roles_required("case_list")
 def case_list(request):
     form = CaseFilterForm(request.GET or None)
-    qs = (Case.objects.filter(agency=request.agency).select_related("leader_in_charge")
+    qs = (authz.visible_cases(request.subject).select_related("leader_in_charge")
           .annotate(activity_count=Count("activities")))
     if form.is_valid() and form.cleaned_data["status"]:
         qs = qs.filter(status=form.cleaned_data["status"])
@@ -28,10 +34,11 @@ def case_list(request):
 
 @roles_required("case_detail")
 def case_detail(request, pk):
-    case = get_object_or_404(Case.objects.select_related("leader_in_charge"),
-                             agency=request.agency, pk=pk)
+    case = scoped(request, Case.objects.select_related("leader_in_charge"), pk, "case.view",
+                  authz.visible_cases)
     officers = Prefetch("officers", queryset=ActivityOfficer.objects.select_related("person"))
-    activities = list(case.activities.select_related("unit").prefetch_related(officers)
+    activities = list(authz.visible_activities(request.subject, case.activities.all())
+                      .select_related("unit").prefetch_related(officers)
                       .order_by("-arrived_at", "-id")[:CASE_ACTIVITIES + 1])
     names = type_names(request.agency)
     for activity in activities:

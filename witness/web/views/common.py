@@ -1,4 +1,10 @@
-"""What every view needs: the role gate, the agency, WitnessError as text, keyset paging."""
+"""What every view needs: the role gate, the agency, WitnessError as text, keyset paging.
+
+The gate (:func:`roles_required`) asks :mod:`witness.access.authz` (issue 5 item 1): the
+role check is the policy table's, object scope is the views' through the authz helpers
+(:func:`scoped`), and every refusal under the gate is written to the audit log as one
+``denied`` entry (:func:`audit_denied`, GB/T 22239-2019 security audit of failures).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,19 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from witness.access import authz
+from witness.audit import services as audit
+from witness.audit.models import Outcome
 from witness.core.errors import NotFound, Refused, WitnessError
 from witness.org import services as org
-from witness.web.access import PAGES, may_open
+from witness.web.access import PAGES
 
 PAGE_SIZE = 50
 
@@ -74,27 +84,73 @@ def form_status(form, status: int | None = None) -> int:
 
 
 def roles_required(page: str):
-    """Login required; the user's current roles must admit the page (witness.web.access),
-    else 403. Sets ``request.agency`` and ``request.roles``."""
+    """Login required; the policy action of the page (witness.web.access.PAGES) must be
+    allowed to a role the user holds now (``authz.require``), else 403. Sets
+    ``request.subject`` (authz.Subject), ``request.agency`` and ``request.roles``.
+
+    A refusal — of the role here, or of the object's scope or grant inside the view
+    (PermissionDenied, authz.Denied) — writes one ``denied`` audit entry for the request
+    (issue 5; GB/T 22239-2019 audit of failures) and answers 403."""
     if page not in PAGES:
         raise ValueError(f"No access rule for the page {page!r}")
+    action = PAGES[page]
 
     def decorator(view):
         @login_required
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            roles = org.current_roles_of_user(request.user)
-            if not may_open(roles, page):
-                raise PermissionDenied
-            agency = agency_for(request)
-            if agency is None:
-                return no_agency(request)
-            request.agency, request.roles = agency, roles
-            return view(request, *args, **kwargs)
+            subject = authz.subject_of(request.user)
+            request.subject = subject
+            try:
+                authz.require(subject, action)
+                agency = subject.agency
+                if agency is None:
+                    return no_agency(request)
+                request.agency, request.roles = agency, subject.roles
+                return view(request, *args, **kwargs)
+            except PermissionDenied as exc:
+                audit_denied(request, action, exc=exc)
+                raise
 
         return wrapped
 
     return decorator
+
+
+def audit_denied(request, action: str, obj=None, *, exc: Exception | None = None) -> None:
+    """Write the one ``denied`` audit entry of a refused request: the policy ``action``,
+    the object if known, and ``{path, method}`` (and the refusal's code), in a transaction
+    of its own so that it stays whatever the view rolled back. A second call for the same
+    request writes nothing (one entry per refused request)."""
+    if getattr(request, "_witness_denied_audited", False):
+        return
+    request._witness_denied_audited = True
+    details = {"path": request.path[:500], "method": request.method}
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        details["reason"] = code
+    user = request.user if getattr(request.user, "is_authenticated", False) else None
+    with transaction.atomic():
+        audit.append(user, action, obj, outcome=Outcome.DENIED, details=details)
+
+
+def scoped(request, qs, pk, action: str, visible):
+    """The object ``pk`` of ``qs`` if ``visible(subject, qs)`` holds it, else 404.
+
+    An object that exists but lies outside the subject's scope answers 404 like one that
+    does not exist — its existence is not revealed — and writes a ``denied`` audit entry
+    (reason ``scope``) so that probing for other people's objects is on record."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    found = visible(request.subject, qs).filter(pk=pk).first()
+    if found is not None:
+        return found
+    hidden = qs.filter(pk=pk).first()
+    if hidden is not None:
+        audit_denied(request, action, hidden, exc=authz.Denied(code="scope"))
+    raise Http404
 
 
 def no_agency(request):

@@ -6,13 +6,14 @@ errors answer 400, a service's refusal 409 or 422, with the message in both lang
 """
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from witness.access import authz
 from witness.core.errors import WitnessError
 from witness.devices import services
 from witness.web.forms import CheckForm, EventForm, IssueForm, RegisterForm, ReturnForm
@@ -26,31 +27,26 @@ from witness.web.views.common import (
     roles_required,
 )
 from witness.web.views.devices import (
+    device_allowed,
     drift_tolerance,
-    holds,
-    is_keeper,
     load_device,
     mark_actions,
-    sees_all_devices,
+    require_device,
 )
-
-
-def _keeper_or_holder(request, device) -> None:
-    if not (is_keeper(request) or holds(request, device)):
-        raise PermissionDenied
 
 
 def _checker(request):
     person = person_of(request.user)
     if person is None:
-        raise PermissionDenied
+        raise authz.Denied(gettext_lazy("Your account is not linked to a person of the "
+                                        "agency."), code="no_person")
     return person
 
 
 def _after(request, device):
     """Back to the device page, or to "my devices" for an officer no longer holding it."""
     device = load_device(request, device.pk)
-    if sees_all_devices(request) or holds(request, device):
+    if device_allowed(request, device, "device.view"):
         return redirect("device_detail", pk=device.pk)
     return redirect("my_devices")
 
@@ -124,7 +120,7 @@ def device_return(request, pk):
     list row (``part=row``) or the holder panel of the detail page; a refusal is that
     part with the message, answered 409 or 422 (static/witness/htmx-config.js swaps it)."""
     device = load_device(request, pk)
-    _keeper_or_holder(request, device)
+    require_device(request, device, "device.return")
     form = ReturnForm(request.POST)
     form.is_valid()  # notes are optional free text: always valid
     error, status = None, 200
@@ -153,7 +149,7 @@ def device_return(request, pk):
 def device_check(request, pk):
     """Pre-use check (DEV-4). The server computes the drift when it saves the check."""
     device = load_device(request, pk)
-    _keeper_or_holder(request, device)
+    require_device(request, device, "device.check")
     person = _checker(request)
     form = CheckForm(request.POST or None)
     status = None

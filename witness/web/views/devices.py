@@ -1,11 +1,17 @@
 """Devices and the issue/return ledger (DEV-1, DEV-3, DEV-4, DEV-5): the pages that
-show them. The forms that change them are in device_actions."""
+show them. The forms that change them are in device_actions.
 
-from django.core.exceptions import PermissionDenied
+Device scope (issue 5 item 1) is one rule, :func:`require_device`: a role whose wider
+action allows it (``WIDE``: custodians and heads see every device's page, custodians keep
+every device) acts on every device of the agency; an officer only on the devices they
+hold now. A device page outside the rule answers 403: devices are not secret, the ledger
+lists them."""
+
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
 
-from witness.access.policy import may
+from witness.access import authz
 from witness.core.errors import WitnessError
 from witness.devices.models import Device, DeviceIssue, PreUseCheck
 from witness.profiles import services as profiles
@@ -43,27 +49,48 @@ def holds(request, device) -> bool:
             and device.open_issues[0].holder_id == person.pk)
 
 
+# device action -> the action that lifts the holder rule for it.
+WIDE = {
+    "device.view": "device.list",  # custodians and heads see every device's page
+    "device.return": "device.issue",  # custodians (the keepers) return and check any
+    "device.check": "device.issue",
+}
+
+
+def device_allowed(request, device, action: str) -> bool:
+    """Whether the user may take ``action`` on ``device``: the role allows the action, and
+    either its wider action (``WIDE``) or holding the device now."""
+    subject = request.subject
+    return subject.may(action) and (subject.may(WIDE[action]) or holds(request, device))
+
+
+def require_device(request, device, action: str) -> None:
+    """The one device scope check of the pages and forms; raises authz.Denied (403)."""
+    if not device_allowed(request, device, action):
+        raise authz.Denied(_("This device is not issued to you."), code="scope")
+
+
 def mark_actions(request, devices):
     """What the user may do with each device: custodians issue, return and check any;
     an officer returns and checks the devices they hold."""
     keeper = is_keeper(request)
     for device in devices:
         device.can_issue = keeper
-        device.can_return = keeper or holds(request, device)
+        device.can_return = device_allowed(request, device, "device.return")
     return devices
 
 
 def is_keeper(request) -> bool:
     """Custodians keep the devices: they issue, return and check any of them."""
-    return may(request.roles, "device.issue")
+    return request.subject.may("device.issue")
 
 
 def sees_all_devices(request) -> bool:
-    return may(request.roles, "device.list")
+    return request.subject.may("device.list")
 
 
 def shows_actions(request) -> bool:
-    return may(request.roles, "device.return")
+    return request.subject.may("device.return")
 
 
 @roles_required("device_list")
@@ -79,7 +106,7 @@ def device_list(request):
     mark_actions(request, page.rows)
     return render(request, "web/devices/list.html",
                   {"form": form, "page": page, "show_actions": shows_actions(request),
-                   "can_register": may(request.roles, "device.register")})
+                   "can_register": request.subject.may("device.register")})
 
 
 @roles_required("my_devices")
@@ -87,7 +114,8 @@ def my_devices(request):
     """The devices the user holds now, and their own recent ledger lines."""
     person = person_of(request.user)
     if person is None:
-        raise PermissionDenied
+        raise authz.Denied(_("Your account is not linked to a person of the agency."),
+                           code="no_person")
     devices = list(with_holder(Device.objects.filter(
         unit__agency=request.agency, issues__holder=person,
         issues__returned_at__isnull=True)).order_by("serial"))
@@ -125,8 +153,7 @@ def ledger(request):
 def device_detail(request, pk):
     """Custodians and heads see every device; an officer only the devices they hold."""
     device = load_device(request, pk)
-    if not sees_all_devices(request) and not holds(request, device):
-        raise PermissionDenied
+    require_device(request, device, "device.view")
     mark_actions(request, [device])
     tolerance = drift_tolerance(request.agency)
     checks = Prefetch("checks", queryset=PreUseCheck.objects.select_related("checked_by"))
@@ -146,5 +173,5 @@ def device_detail(request, pk):
         "refused": device.refused_issues.select_related("person", "person_unit",
                                                         "attempted_by")[:DETAIL_ROWS],
         "tolerance": tolerance,
-        "can_record_event": may(request.roles, "device.event"),
+        "can_record_event": request.subject.may("device.event"),
     })

@@ -4,7 +4,6 @@ enforcement data (the audit administrator's notice links to the audit pages)."""
 
 from datetime import timedelta
 
-from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.shortcuts import render
@@ -15,10 +14,9 @@ from witness.core.errors import WitnessError
 from witness.devices.models import Device, DeviceEvent, DeviceIssue, PreUseCheck, RefusedIssue
 from witness.devices.services import equipment_ratio
 from witness.findings.models import Finding, FindingStatus
-from witness.org import services as org
 from witness.org.models import Person, Unit
 from witness.web.access import is_administrator
-from witness.web.views.common import agency_for, error_lines, no_agency
+from witness.web.views.common import error_lines, roles_required
 
 # The agency-scoped models a finding can be about, with the path to their agency.
 FINDING_SUBJECTS = [
@@ -68,13 +66,10 @@ def counts(agency) -> dict:
     }
 
 
-@login_required
+@roles_required("home")
 def home(request):
-    agency = agency_for(request)
-    if agency is None:
-        return no_agency(request)
-    request.agency = agency  # the header shows it
-    roles = org.current_roles_of_user(request.user)
+    """Through the gate like every page (any signed-in account; issue 5 item 1)."""
+    agency, roles = request.agency, request.roles
     administrator = is_administrator(roles)
     context = {"agency": agency, "has_role": bool(roles), "administrator": administrator}
     if roles and not administrator:

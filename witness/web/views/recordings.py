@@ -1,5 +1,10 @@
 """The custodian's assignment queue (issue 3 item 3): recordings ingest could not attribute
-for certain, each assigned to an activity or confirmed as outside any, with audit."""
+for certain, each assigned to an activity or confirmed as outside any, with audit.
+
+The recordings are those of ``authz.visible_recordings`` (issue 5 item 1: the custodian's
+scope is the agency's recordings); one outside it answers 404 with a ``denied`` entry. The
+activities offered are the agency's: assigning is the custodian's task and needs them.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,23 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from witness.access import authz
 from witness.activities.models import Activity
 from witness.core.errors import WitnessError
 from witness.recordings import services
 from witness.recordings.models import Recording
-from witness.web.views.common import error_lines, error_status, keyset, roles_required
+from witness.web.views.common import (
+    error_lines,
+    error_status,
+    keyset,
+    roles_required,
+    scoped,
+)
 
 # Activities offered for a recording: those within this distance of its time.
 NEAR = timedelta(hours=12)
@@ -47,8 +59,8 @@ def with_candidates(agency, recordings: list[Recording]) -> list[Recording]:
 
 @roles_required("assignment_queue")
 def assignment_queue(request):
-    page = keyset(request, _rows(services.queue(request.agency)), "ingested_at",
-                  descending=False)
+    queued = authz.visible_recordings(request.subject, services.queue(request.agency))
+    page = keyset(request, _rows(queued), "ingested_at", descending=False)
     with_candidates(request.agency, page.rows)
     return render(request, "web/recordings/queue.html", {"page": page})
 
@@ -59,8 +71,8 @@ def recording_assign(request, pk):
     answer is the row: gone with a notice on success, with the error (409/422) otherwise."""
     if request.method != "POST":
         return redirect("assignment_queue")
-    recording = get_object_or_404(_rows(Recording.objects.filter(
-        ingest_run__agency=request.agency)), pk=pk)
+    recording = scoped(request, _rows(Recording.objects), pk, "recording.assign",
+                       authz.visible_recordings)
     choice = request.POST.get("activity", "").strip()
     activity, error, status, notice = None, None, 200, None
     if choice:

@@ -23,7 +23,7 @@ from witness.core.errors import WitnessError
 from witness.core.tables import table
 from witness.storage import fixity, replica
 from witness.storage.config import get_replica
-from witness.storage.models import Blob, Copy, FixityResult
+from witness.storage.models import Copy, FixityResult, held_blobs
 
 OUTCOMES = {  # replica.replicate's outcomes, as shown
     "present": gettext_lazy("recorded already"),
@@ -85,11 +85,11 @@ class Command(WitnessCommand):
             return self.replicate()
         untracked = False
         if since is not None:
-            selection = Blob.objects.filter(stored_at__gte=parse_since(since))
+            selection = held_blobs().filter(stored_at__gte=parse_since(since))
         elif sample is not None:
             selection = fixity.sample(sample)
         elif all:
-            selection, untracked = Blob.objects.all(), True
+            selection, untracked = held_blobs(), True
         else:
             selection, untracked = fixity.due_batch(), True
         second = get_replica()

@@ -1,0 +1,211 @@
+"""The viewing register (查阅登记簿, EVD-2): every registration by the custodian — viewer,
+reason and time — with the recordings and the period granted, as a page, CSV (UTF-8 with a
+BOM so that Excel reads the Chinese) and PDF (Typst, Noto CJK, as the custody report).
+
+Every export is audited (``register.export``) in its own transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from witness.access.models import ApprovalStep, Grant, RequestItem, Step, StepState
+from witness.audit import services as audit
+from witness.core.errors import WitnessError, both
+
+# A PDF of more rows than this is refused: narrow the dates (CSV has no limit).
+PDF_MAX_ROWS = 2000
+
+COLUMNS = [
+    ("registered_at", _("registered at")),
+    ("viewer", _("viewer")),
+    ("badge", _("badge number")),
+    ("unit", _("unit")),
+    ("reason", _("reason (查阅事由)")),
+    ("recordings", _("recordings")),
+    ("valid_from", _("valid from")),
+    ("valid_until", _("valid until")),
+    ("download", _("may download")),
+    ("registered_by", _("registered by")),
+    ("request", _("request")),
+    ("kind", _("kind")),
+    ("grant", _("grant")),
+]
+
+
+def entries(scope_q: Q | None = None, *, since=None, until=None):
+    """Registrations (approved custodian steps), newest first; ``scope_q`` is a Q on
+    AccessRequest (chain.register_scope_q) — None: every agency (the CLI)."""
+    qs = (ApprovalStep.objects.filter(step=Step.CUSTODIAN_REGISTRATION,
+                                      state=StepState.APPROVED)
+          .select_related("request__requester__unit", "decided_by"))
+    if scope_q is not None:
+        from witness.access.models import AccessRequest
+
+        qs = qs.filter(request__in=AccessRequest.objects.filter(scope_q))
+    if since is not None:
+        qs = qs.filter(decided_at__gte=since)
+    if until is not None:
+        qs = qs.filter(decided_at__lt=until)
+    return qs
+
+
+def with_details(steps) -> list:
+    """Give each registration its items' recordings and its grants, two queries for all."""
+    steps = list(steps)
+    ids = [s.request_id for s in steps]
+    items: dict[int, list] = {}
+    for item in (RequestItem.objects.filter(request_id__in=ids).select_related("recording")
+                 .order_by("recording_id")):
+        items.setdefault(item.request_id, []).append(item.recording)
+    grants: dict[int, list] = {}
+    for grant in Grant.objects.filter(request_id__in=ids).order_by("id"):
+        grants.setdefault(grant.request_id, []).append(grant)
+    now = timezone.now()
+    for s in steps:
+        s.recordings = items.get(s.request_id, [])
+        s.grants = grants.get(s.request_id, [])
+        s.grant_state = _grant_state(s.grants, now)
+        s.valid_from = s.grants[0].valid_from if s.grants else None
+        s.valid_until = s.grants[0].valid_until if s.grants else None
+    return steps
+
+
+def _grant_state(grants, now):
+    if not grants:
+        return _("none")
+    if all(g.revoked_at for g in grants):
+        return _("revoked")
+    if any(g.revoked_at for g in grants):
+        return _("partly revoked")
+    if grants[0].valid_until <= now:
+        return _("expired")
+    if grants[0].valid_from > now:
+        return _("not yet valid")
+    return _("in force")
+
+
+def _local(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def row(step) -> dict[str, str]:
+    """One registration as plain text (the active language), for CSV, PDF and JSON."""
+    request = step.request
+    viewer = request.requester.name
+    if request.kind == "disclosure":
+        viewer = f"{request.recipient_name}（{request.recipient_org}）" \
+            if request.recipient_org else request.recipient_name
+    return {
+        "registered_at": _local(step.decided_at),
+        "viewer": viewer,
+        "badge": request.requester.badge_number or "" if request.kind == "viewing" else "",
+        "unit": request.requester.unit.name,
+        "reason": step.details.get("reason", request.reason),
+        "recordings": "; ".join(f"#{r.pk} {r.source_path}" for r in step.recordings),
+        "valid_from": _local(step.valid_from),
+        "valid_until": _local(step.valid_until),
+        "download": str(_("yes") if request.may_download else _("no")),
+        "registered_by": step.decided_by.name if step.decided_by else "",
+        "request": f"#{request.pk}",
+        "kind": str(request.get_kind_display()),
+        "grant": str(step.grant_state),
+    }
+
+
+def rows(steps) -> list[dict[str, str]]:
+    return [row(s) for s in with_details(steps)]
+
+
+def to_csv(data: list[dict[str, str]]) -> bytes:
+    """UTF-8 with a BOM (Excel opens it as Unicode), a header row in the active language."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([str(label) for _key, label in COLUMNS])
+    for r in data:
+        writer.writerow([r[key] for key, _label in COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+TEMPLATE = r"""
+#let d = json(bytes(sys.inputs.view))
+#set document(title: d.title, author: d.agency)
+#set text(font: ("Noto Sans CJK SC",), lang: "zh", region: "cn", size: 7.5pt)
+#set page(paper: "a4", flipped: true, margin: (x: 1.2cm, top: 1.4cm, bottom: 1.6cm),
+  footer: context align(center, text(size: 7pt,
+    [#d.title · #counter(page).display("1 / 1", both: true)])))
+#align(center, block(below: 1em)[
+  #text(size: 15pt, weight: "bold", d.title) \
+  #text(size: 8.5pt, d.subtitle)
+])
+#for f in d.facts [#f \ ]
+#v(0.6em)
+#if d.rows.len() == 0 { d.empty } else {
+  table(columns: d.widths.map(w => w * 1fr), inset: 3pt,
+    stroke: 0.4pt + luma(160), fill: (_, y) => if y == 0 { luma(232) },
+    table.header(..d.header.map(h => text(weight: "bold", h))),
+    ..d.rows.flatten())
+}
+"""
+
+WIDTHS = [1.3, 1.2, 1.1, 1, 2.4, 3, 1.3, 1.3, 0.7, 1, 0.7, 1, 0.9]
+
+
+def _fact(label, value: str) -> str:
+    return f"{both(label)['zh']}：{value}"
+
+
+def render_pdf(data: list[dict[str, str]], *, agency: str, since: str, until: str) -> bytes:
+    """The register as an A4 landscape PDF/A (Chinese labels; data as plain text inputs,
+    never as markup)."""
+    import typst
+
+    from witness.audit.custody_pdf import _fonts
+
+    if len(data) > PDF_MAX_ROWS:
+        raise WitnessError(_("%(count)s registrations are too many for one PDF (at most "
+                             "%(max)s); choose a shorter period, or export CSV."),
+                           code="too_many_rows", count=len(data), max=PDF_MAX_ROWS)
+    title = both(_("Viewing register"))
+    now = timezone.now()
+    view = {
+        "title": title["zh"], "subtitle": title["en"], "agency": agency,
+        "facts": [_fact(_("agency"), agency),
+                  _fact(_("period"), f"{since or '…'} — {until or '…'}"),
+                  _fact(_("generated at"), _local(now)),
+                  _fact(_("registrations"), str(len(data)))],
+        "empty": both(_("No registrations in this period."))["zh"],
+        "header": [both(label)["zh"] for _key, label in COLUMNS],
+        "widths": WIDTHS,
+        "rows": [[r[key] for key, _label in COLUMNS] for r in data],
+    }
+    compiler = typst.Compiler(TEMPLATE.encode(), font_paths=_fonts(), ignore_system_fonts=True,
+                              sys_inputs={"view": json.dumps(view, ensure_ascii=False)})
+    try:
+        return compiler.compile(format="pdf", pdf_standards="a-3b",
+                                timestamp=datetime.now(UTC).replace(microsecond=0))
+    except typst.TypstError as exc:  # a bug here, not bad input: data is never markup
+        raise WitnessError(_("The PDF could not be typeset: %(error)s"), code="pdf_failed",
+                           error=exc.message) from exc
+
+
+def export(actor, fmt: str, steps, *, agency: str, since=None, until=None) -> bytes:
+    """The registrations ``steps`` (see :func:`entries`) as ``csv`` or ``pdf`` bytes, in
+    Chinese; the export is audited."""
+    since_text, until_text = _local(since), _local(until)
+    with translation.override("zh-hans"):
+        data = rows(steps)
+        content = to_csv(data) if fmt == "csv" else render_pdf(
+            data, agency=agency, since=since_text, until=until_text)
+    with transaction.atomic():
+        audit.append(actor, "register.export", None, details={
+            "format": fmt, "rows": len(data), "from": since_text, "to": until_text})
+    return content

@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "witness.access",
     "witness.confidentiality",
     "witness.accounts",
+    # floor 6: the duty to record, checked; the annual review
+    "witness.compliance",
+    "witness.review",
     # top
     "witness.web",
     "witness.api",

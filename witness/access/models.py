@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 class RequestKind(models.TextChoices):
     VIEWING = "viewing", _("viewing (查阅)")
     DISCLOSURE = "disclosure", _("disclosure outside the agency (提供)")
+    REVIEW = "review", _("annual review (评查)")  # SUP-1: a campaign's reviewers
 
 
 class RequestStatus(models.TextChoices):

@@ -15,8 +15,15 @@ class FindingStatus(models.TextChoices):
     OPEN = "open", _("open")
     EXPLAINED = "explained", _("explained")
     ACCEPTED = "accepted", _("accepted")
+    REJECTED = "rejected", _("explanation rejected")
     ESCALATED = "escalated", _("escalated")
     CLOSED = "closed", _("closed")
+    RESOLVED = "resolved", _("no longer found")
+
+
+# A rule's run resolves an open finding whose condition is gone, and reopens a resolved one
+# that matches again; findings a person has acted on are left to people.
+AUTO_RESOLVABLE = (FindingStatus.OPEN,)
 
 
 class Finding(models.Model):
@@ -34,6 +41,15 @@ class Finding(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=FindingStatus.choices,
                               default=FindingStatus.OPEN, db_index=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
+    # Who must explain it and whose unit head decides (issue 6 item 2), where the data says.
+    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="findings", verbose_name=_("unit"))
+    responsible = models.ForeignKey("org.Person", on_delete=models.PROTECT, null=True,
+                                    blank=True, related_name="findings",
+                                    verbose_name=_("person responsible"))
+    # When the thing found happened (the activity's arrival, the recording's start): the
+    # month a dashboard counts it in (issue 6 item 4).
+    occurred_at = models.DateTimeField(_("occurred at"), null=True, blank=True, db_index=True)
     raised_at = models.DateTimeField(_("raised at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -45,7 +61,9 @@ class Finding(models.Model):
             models.UniqueConstraint(fields=["rule_id", "content_type", "object_id", "key"],
                                     name="finding_unique_per_rule_object_key"),
         ]
-        indexes = [models.Index(fields=["content_type", "object_id"])]
+        indexes = [models.Index(fields=["content_type", "object_id"]),
+                   models.Index(fields=["rule_id", "status"]),
+                   models.Index(fields=["unit", "status"])]
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.content_type.model}#{self.object_id}"

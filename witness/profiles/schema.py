@@ -67,6 +67,11 @@ class Profile:
     min_officers: int
     digests: tuple[str, ...]
     sources: dict[str, str]
+    # issue 6 (compliance rules); optional in files, see OPTIONAL
+    coverage_tolerance_seconds: int = 60
+    gap_tolerance_seconds: int = 30
+    designated_recorder: bool = False
+    evidence_photos: bool = True
 
     def activity_type(self, code: str) -> ActivityType | None:
         return next((t for t in self.activity_types if t.code == code), None)
@@ -94,7 +99,22 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "recording.notification_phrase": ("text", None),
     "recording.min_officers": ("int", 1),
     "integrity.digests": ("subset", DIGESTS),
+    # issue 6: thresholds of the compliance rules
+    "compliance.coverage_tolerance_seconds": ("int", 0),
+    "compliance.gap_tolerance_seconds": ("int", 0),
+    "compliance.designated_recorder": ("bool", None),
+    "compliance.evidence_photos": ("bool", None),
 }
+# Fields added after profiles were first stored: a stored version (an immutable snapshot)
+# or an agency's older file without them gets this default, cited as Witness's own choice.
+# Every other field must be present; an unknown one is an error.
+OPTIONAL: dict[str, Any] = {
+    "compliance.coverage_tolerance_seconds": 60,
+    "compliance.gap_tolerance_seconds": 30,
+    "compliance.designated_recorder": False,
+    "compliance.evidence_photos": True,
+}
+DEFAULT_SOURCE = "Witness default (field added after this profile was written)"
 TOP_LEVEL = {"name", "title", "regulation", "activity_types", "sources"}
 SECTIONS = {path.split(".")[0] for path in FIELDS}
 
@@ -184,6 +204,9 @@ def parse(data: dict, source: str) -> Profile:
         section, key = path.split(".")
         table = data.get(section, {})
         if key not in table:
+            if path in OPTIONAL:
+                values[path] = OPTIONAL[path]
+                continue
             raise _bad(source, path, _("is missing"))
         values[path] = _check_value(source, path, table[key], kind, extra)
 
@@ -197,6 +220,9 @@ def parse(data: dict, source: str) -> Profile:
     if not isinstance(sources, dict):
         raise _bad(source, "sources", _("must be a table citing an article for every field"))
     for path in ("activity_types", *FIELDS):
+        if path in OPTIONAL and path not in sources and path.split(".")[1] not in data.get(
+                path.split(".")[0], {}):
+            sources = {**sources, path: DEFAULT_SOURCE}
         cited = sources.get(path)
         if not isinstance(cited, str) or not cited.strip():
             raise _bad(source, f"sources.{path}", _("must cite the article the field comes from"))
@@ -224,4 +250,8 @@ def parse(data: dict, source: str) -> Profile:
         min_officers=values["recording.min_officers"],
         digests=values["integrity.digests"],
         sources=dict(sources),
+        coverage_tolerance_seconds=values["compliance.coverage_tolerance_seconds"],
+        gap_tolerance_seconds=values["compliance.gap_tolerance_seconds"],
+        designated_recorder=values["compliance.designated_recorder"],
+        evidence_photos=values["compliance.evidence_photos"],
     )

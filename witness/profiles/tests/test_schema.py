@@ -181,3 +181,25 @@ def test_any_value_anywhere_parses_or_raises_profile_error(path, value):
         parse(data, "prop.toml")
     except ProfileError as exc:
         assert "prop.toml: field " in exc.en
+
+
+def test_issue6_a_profile_written_before_the_compliance_section_reads_with_its_defaults():
+    """A stored version (an immutable snapshot) or an agency's older file has no
+    [compliance] section: it reads with the documented defaults, cited as Witness's own."""
+    from witness.profiles.schema import DEFAULT_SOURCE, OPTIONAL
+    data = _base_data()
+    del data["compliance"]
+    for path in OPTIONAL:
+        del data["sources"][path]
+    profile = parse(data, "old.toml")
+    assert profile.gap_tolerance_seconds == OPTIONAL["compliance.gap_tolerance_seconds"]
+    assert profile.coverage_tolerance_seconds == 60 and profile.evidence_photos is True
+    assert profile.sources["compliance.gap_tolerance_seconds"] == DEFAULT_SOURCE
+
+
+def test_issue6_a_present_compliance_field_still_needs_its_citation(tmp_path):
+    data = _base_data()
+    del data["sources"]["compliance.gap_tolerance_seconds"]
+    with pytest.raises(ProfileError) as err:
+        parse(data, "x.toml")
+    assert "sources.compliance.gap_tolerance_seconds" in err.value.en

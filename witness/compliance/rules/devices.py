@@ -1,0 +1,1 @@
+"""Rules about devices (issue 6 item 1). Filled in by the issue 6 work."""

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -19,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from witness.access.models import ApprovalStep, Grant, RequestItem, Step, StepState
 from witness.audit import services as audit
-from witness.core.errors import WitnessError, both
+from witness.core import pdf
+from witness.core.errors import WitnessError
 
 # A PDF of more rows than this is refused: narrow the dates (CSV has no limit).
 PDF_MAX_ROWS = 2000
@@ -135,66 +134,25 @@ def to_csv(data: list[dict[str, str]]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-TEMPLATE = r"""
-#let d = json(bytes(sys.inputs.view))
-#set document(title: d.title, author: d.agency)
-#set text(font: ("Noto Sans CJK SC",), lang: "zh", region: "cn", size: 7.5pt)
-#set page(paper: "a4", flipped: true, margin: (x: 1.2cm, top: 1.4cm, bottom: 1.6cm),
-  footer: context align(center, text(size: 7pt,
-    [#d.title · #counter(page).display("1 / 1", both: true)])))
-#align(center, block(below: 1em)[
-  #text(size: 15pt, weight: "bold", d.title) \
-  #text(size: 8.5pt, d.subtitle)
-])
-#for f in d.facts [#f \ ]
-#v(0.6em)
-#if d.rows.len() == 0 { d.empty } else {
-  table(columns: d.widths.map(w => w * 1fr), inset: 3pt,
-    stroke: 0.4pt + luma(160), fill: (_, y) => if y == 0 { luma(232) },
-    table.header(..d.header.map(h => text(weight: "bold", h))),
-    ..d.rows.flatten())
-}
-"""
-
 WIDTHS = [1.3, 1.2, 1.1, 1, 2.4, 3, 1.3, 1.3, 0.7, 1, 0.7, 1, 0.9]
-
-
-def _fact(label, value: str) -> str:
-    return f"{both(label)['zh']}：{value}"
 
 
 def render_pdf(data: list[dict[str, str]], *, agency: str, since: str, until: str) -> bytes:
     """The register as an A4 landscape PDF/A (Chinese labels; data as plain text inputs,
     never as markup)."""
-    import typst
-
-    from witness.audit.custody_pdf import _fonts
-
     if len(data) > PDF_MAX_ROWS:
         raise WitnessError(_("%(count)s registrations are too many for one PDF (at most "
                              "%(max)s); choose a shorter period, or export CSV."),
                            code="too_many_rows", count=len(data), max=PDF_MAX_ROWS)
-    title = both(_("Viewing register"))
-    now = timezone.now()
-    view = {
-        "title": title["zh"], "subtitle": title["en"], "agency": agency,
-        "facts": [_fact(_("agency"), agency),
-                  _fact(_("period"), f"{since or '…'} — {until or '…'}"),
-                  _fact(_("generated at"), _local(now)),
-                  _fact(_("registrations"), str(len(data)))],
-        "empty": both(_("No registrations in this period."))["zh"],
-        "header": [both(label)["zh"] for _key, label in COLUMNS],
-        "widths": WIDTHS,
-        "rows": [[r[key] for key, _label in COLUMNS] for r in data],
-    }
-    compiler = typst.Compiler(TEMPLATE.encode(), font_paths=_fonts(), ignore_system_fonts=True,
-                              sys_inputs={"view": json.dumps(view, ensure_ascii=False)})
-    try:
-        return compiler.compile(format="pdf", pdf_standards="a-3b",
-                                timestamp=datetime.now(UTC).replace(microsecond=0))
-    except typst.TypstError as exc:  # a bug here, not bad input: data is never markup
-        raise WitnessError(_("The PDF could not be typeset: %(error)s"), code="pdf_failed",
-                           error=exc.message) from exc
+    return pdf.tables_pdf(
+        title=_("Viewing register"), agency=agency,
+        facts=[pdf.fact(_("agency"), agency),
+               pdf.fact(_("period"), f"{since or '…'} — {until or '…'}"),
+               pdf.fact(_("generated at"), _local(timezone.now())),
+               pdf.fact(_("registrations"), str(len(data)))],
+        sections=[pdf.section("", [label for _key, label in COLUMNS], WIDTHS,
+                              [[r[key] for key, _label in COLUMNS] for r in data])],
+        empty=_("No registrations in this period."))
 
 
 def export(actor, fmt: str, steps, *, agency: str, since=None, until=None) -> bytes:

@@ -13,20 +13,17 @@ import functools
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 from django.apps import apps
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from witness.core import pdf
 from witness.core.errors import both
 
 from .custody import CustodyError
 from .models import Outcome
 
-FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/noto-cjk",
-             "/usr/share/fonts/google-noto-cjk")
-FONT_FILE = "NotoSansCJK-Regular.ttc"
 ATTACHMENT = "custody.json"
 
 LABELS = {
@@ -180,17 +177,6 @@ TEMPLATE = r"""
 
 
 @functools.cache
-def _fonts():
-    import typst
-
-    for folder in FONT_DIRS:
-        if (Path(folder) / FONT_FILE).is_file():
-            return typst.Fonts(include_system_fonts=False, include_embedded_fonts=True,
-                               font_paths=[folder])
-    raise CustodyError(_("The Noto CJK fonts are not installed (Debian: fonts-noto-cjk); "
-                         "looked in %(dirs)s."), code="no_cjk_fonts", dirs=", ".join(FONT_DIRS))
-
-
 def _local(text: str | None, seconds: bool = True) -> str:
     if not text:
         return ""
@@ -277,20 +263,12 @@ def view(report: dict) -> dict:
 
 
 def render_pdf(report: dict) -> bytes:
-    import typst
-
     inputs = {"view": json.dumps(view(report), ensure_ascii=False),
               "report": json.dumps(report, ensure_ascii=False, indent=2),
               "name": ATTACHMENT}
-    compiler = typst.Compiler(TEMPLATE.encode(), font_paths=_fonts(), ignore_system_fonts=True,
-                              sys_inputs=inputs)
     generated = datetime.strptime(report["generated_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    try:
-        return compiler.compile(format="pdf", pdf_standards="a-3b",
-                                timestamp=generated.replace(tzinfo=UTC, microsecond=0))
-    except typst.TypstError as exc:  # a bug here, not bad input: data is never markup
-        raise CustodyError(_("The PDF could not be typeset: %(error)s"), code="pdf_failed",
-                           error=exc.message) from exc
+    return pdf.compile_pdf(TEMPLATE, inputs, timestamp=generated.replace(tzinfo=UTC),
+                           error=CustodyError)
 
 
 def page_count(pdf: bytes) -> int:

@@ -1599,3 +1599,437 @@ def test_a_disclosure_link_view_writes_its_entries(name, ctx, client):
 @pytest.mark.parametrize("name", sorted(STREAM_VIEW_SCENARIOS))
 def test_a_disclosure_link_change_does_not_happen_without_its_entry(name, ctx, client):
     test_a_views_change_does_not_happen_without_its_entry(name, ctx, client)
+
+
+# -- compliance dashboard (issue 6 item 4) --
+
+
+def cli_dashboard_csv(ctx: Ctx) -> CliRun:
+    assert ctx.ns.agency  # the agency whose figures are written
+    out = ctx.tmp / "dashboard.csv"
+    return CliRun(("dashboard", "--csv", out), ("compliance.dashboard.export",), out.exists)
+
+
+CLI_SCENARIOS["dashboard"] = cli_dashboard_csv
+
+
+@pytest.mark.django_db
+def test_dashboard_csv_writes_its_entry(ctx):
+    check_cli("dashboard", ctx)
+
+
+# -- compliance checks (issue 6 item 1; `witness check`, the nightly and the queued check) --
+
+
+def _short_unit_finding():
+    from witness.findings.models import Finding
+
+    # the agency's field units have no devices: DEV-2 (A3, B5) finds them
+    return Finding.objects.filter(rule_id="DEV-2.too_few_devices").exists
+
+
+def cli_check(ctx: Ctx) -> CliRun:
+    assert ctx.ns.agency
+    return CliRun(("check",), ("compliance.check.start", "finding.raise",
+                               "compliance.check.finish"), _short_unit_finding())
+
+
+def _unchecked_use(ctx: Ctx) -> Activity:
+    """An activity recorded with a device issued without a pre-use check (DEV-4)."""
+    device = issued_device(ctx, serial="DSJ-COV-CHK")
+    activity = f.ActivityFactory(unit=ctx.ns.field)
+    f.RecordingFactory(device=device, issue=device.issues.get(), activity=activity,
+                       holder=ctx.person("officer"), attribution="attributed")
+    return activity
+
+
+def task_full_check(ctx: Ctx) -> TaskRun:
+    assert ctx.ns.agency
+    return TaskRun((), ("compliance.check.start", "finding.raise", "compliance.check.finish"),
+                   _short_unit_finding(), "system:compliance")
+
+
+def task_check_activities(ctx: Ctx) -> TaskRun:
+    from witness.findings.models import Finding
+
+    activity = _unchecked_use(ctx)
+    return TaskRun(([activity.pk],), ("compliance.check.start", "finding.raise",
+                                      "compliance.check.finish"),
+                   Finding.objects.filter(rule_id="DEV-4.no_check").exists,
+                   "system:compliance")
+
+
+CLI_SCENARIOS["check"] = cli_check
+TASK_SCENARIOS["witness.compliance.tasks.full_check"] = task_full_check
+TASK_SCENARIOS["witness.compliance.tasks.check_activities"] = task_check_activities
+
+
+# -- findings workflow and the violation register (issue 6 item 2; ACT-5 B16, SUP-2) --
+
+
+def _finding_on_activity(ctx: Ctx, status: str = "open"):
+    """An ACT-5 gap finding on an activity of the field unit, the officer responsible,
+    taken up to ``status`` (open, explained) through the workflow."""
+    from witness.findings import workflow
+    from witness.findings.services import raise_finding
+
+    activity = f.ActivityFactory(unit=ctx.ns.field)
+    f.ActivityOfficerFactory(activity=activity, person=ctx.person("officer"), is_recorder=True)
+    finding, _created = raise_finding("ACT-5.gap", activity, {"gap_seconds": 120},
+                                      key="cov", unit=ctx.ns.field,
+                                      responsible=ctx.person("officer"))
+    if status == "explained":
+        workflow.explain(as_subject(ctx, "officer"), finding, "电池耗尽")
+    return finding
+
+
+def _finding_status(finding, status: str) -> Callable:
+    from witness.findings.models import Finding
+
+    return lambda *_a: Finding.objects.filter(pk=finding.pk, status=status).exists()
+
+
+def _pending_violation(ctx: Ctx):
+    from witness.findings import workflow
+
+    finding = _finding_on_activity(ctx)
+    return workflow.escalate(as_subject(ctx, "unit_head"), finding, kind="not_recorded",
+                             description="未按规定录制")
+
+
+def _violation_outcome(violation, outcome: str) -> Callable:
+    from witness.findings.models import Violation
+
+    return lambda *_a: Violation.objects.filter(pk=violation.pk, outcome=outcome).exists()
+
+
+def finding_explain_view(ctx: Ctx) -> ViewPost:
+    finding = _finding_on_activity(ctx)
+    return ViewPost("officer", {"text": "电池耗尽，更换后继续录制"}, ("finding.explain",),
+                    _finding_status(finding, "explained"), args=(finding.pk,),
+                    headers={"HTTP_HX_REQUEST": "true"}, bad_data={"text": ""})
+
+
+def finding_decide_view(ctx: Ctx) -> ViewPost:
+    finding = _finding_on_activity(ctx, "explained")
+    return ViewPost("unit_head", {"decision": "accept"}, ("finding.accept",),
+                    _finding_status(finding, "accepted"), args=(finding.pk,),
+                    headers={"HTTP_HX_REQUEST": "true"},
+                    bad_data={"decision": "reject", "reason": ""})
+
+
+def finding_escalate_view(ctx: Ctx) -> ViewPost:
+    finding = _finding_on_activity(ctx)
+    return ViewPost("legal", {"kind": "not_recorded", "description": "未全程录制"},
+                    ("violation.register", "finding.escalate"),
+                    _finding_status(finding, "escalated"), args=(finding.pk,),
+                    headers={"HTTP_HX_REQUEST": "true"},
+                    bad_data={"kind": "not_recorded", "description": ""})
+
+
+def violation_decide_view(ctx: Ctx) -> ViewPost:
+    violation = _pending_violation(ctx)
+    return ViewPost("leader", {"outcome": "circulated", "note": "通报"}, ("violation.decide",),
+                    _violation_outcome(violation, "circulated"), args=(violation.pk,),
+                    headers={"HTTP_HX_REQUEST": "true"}, bad_data={"outcome": "pending"})
+
+
+FINDINGS_VIEW_SCENARIOS: dict[str, Callable[[Ctx], ViewPost]] = {
+    "finding_explain": finding_explain_view,
+    "finding_decide": finding_decide_view,
+    "finding_escalate": finding_escalate_view,
+    "violation_decide": violation_decide_view,
+}
+VIEW_SCENARIOS.update(FINDINGS_VIEW_SCENARIOS)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(FINDINGS_VIEW_SCENARIOS))
+def test_a_findings_view_writes_its_entries(name, ctx, client):
+    test_a_state_changing_view_writes_its_entries(name, ctx, client)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(FINDINGS_VIEW_SCENARIOS))
+def test_a_findings_views_change_does_not_happen_without_its_entry(name, ctx, client):
+    test_a_views_change_does_not_happen_without_its_entry(name, ctx, client)
+
+
+def cli_finding_explain(ctx: Ctx) -> CliRun:
+    finding = _finding_on_activity(ctx)
+    user = ctx.person("officer").user.username
+    return CliRun(("finding", "explain", finding.pk, "--as", user, "--text", "电池耗尽"),
+                  ("finding.explain",), _finding_status(finding, "explained"), actor=user)
+
+
+def cli_finding_decide(ctx: Ctx) -> CliRun:
+    finding = _finding_on_activity(ctx, "explained")
+    user = ctx.person("unit_head").user.username
+    return CliRun(("finding", "decide", finding.pk, "--as", user, "--reject", "--reason",
+                   "理由不充分"), ("finding.reject",), _finding_status(finding, "rejected"),
+                  actor=user)
+
+
+def cli_finding_escalate(ctx: Ctx) -> CliRun:
+    finding = _finding_on_activity(ctx)
+    user = ctx.person("unit_head").user.username
+    return CliRun(("finding", "escalate", finding.pk, "--as", user, "--kind", "not_recorded",
+                   "--description", "未录制"), ("violation.register", "finding.escalate"),
+                  _finding_status(finding, "escalated"), actor=user)
+
+
+def cli_violation_decide(ctx: Ctx) -> CliRun:
+    violation = _pending_violation(ctx)
+    user = ctx.person("legal").user.username
+    return CliRun(("violation", "decide", violation.pk, "--as", user, "--outcome",
+                   "accountability"), ("violation.decide",),
+                  _violation_outcome(violation, "accountability"), actor=user)
+
+
+CLI_SCENARIOS["finding explain"] = cli_finding_explain
+CLI_SCENARIOS["finding decide"] = cli_finding_decide
+CLI_SCENARIOS["finding escalate"] = cli_finding_escalate
+CLI_SCENARIOS["violation decide"] = cli_violation_decide
+CLI_READ_ONLY.update({"finding list", "finding show", "violation list"})
+
+
+FINDINGS_CLI = ["finding explain", "finding decide", "finding escalate", "violation decide"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", FINDINGS_CLI)
+def test_a_findings_subcommand_writes_its_entries(key, ctx):
+    check_cli(key, ctx)
+
+
+# -- work records (issue 6 item 1, ACT-4) ------------------------------------------------------
+
+
+def _work_record_activity(ctx: Ctx) -> Activity:
+    arrived = timezone.now() - timedelta(hours=5)
+    return activities.create_activity(
+        ctx.ns.agency, unit=ctx.ns.field, activity_type="investigation", place="工作记录地点",
+        arrived_at=arrived, departed_at=arrived + timedelta(hours=1),
+        officers=[ctx.person("officer")], recorder=ctx.person("officer"), actor="test")
+
+
+def cli_activity_work_record(ctx: Ctx) -> CliRun:
+    from witness.activities.models import WorkRecord
+
+    activity = _work_record_activity(ctx)
+    user = ctx.person("officer").user.username
+    return CliRun(("activity", "work-record", activity.pk, "--as", user, "--kind", "stop",
+                   "--reason", "weather", "--basis", "暴雨无法继续录制"),
+                  ("activity.work_record.file",),
+                  lambda: WorkRecord.objects.filter(activity=activity).exists(), actor=user)
+
+
+def cli_activity_work_record_review(ctx: Ctx) -> CliRun:
+    from witness.activities import work_records
+    from witness.activities.models import WorkRecord
+
+    record = work_records.file_work_record(
+        _work_record_activity(ctx), kind="exemption", reason="privacy", basis="涉及个人隐私",
+        written_by=ctx.person("officer"), actor="test")
+    user = ctx.person("leader").user.username  # the principal leader (lushan-2019, A12)
+    return CliRun(("activity", "work-record-review", record.pk, "--as", user, "--note", "同意"),
+                  ("activity.work_record.review",),
+                  lambda: WorkRecord.objects.filter(pk=record.pk,
+                                                    reviewed_at__isnull=False).exists(),
+                  actor=user)
+
+
+CLI_SCENARIOS["activity work-record"] = cli_activity_work_record
+CLI_SCENARIOS["activity work-record-review"] = cli_activity_work_record_review
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["activity work-record", "activity work-record-review"])
+def test_a_work_record_subcommand_writes_its_entries(key, ctx):
+    check_cli(key, ctx)
+
+
+@pytest.mark.django_db
+def test_check_writes_its_entries(ctx):
+    check_cli("check", ctx)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["witness.compliance.tasks.full_check",
+                                  "witness.compliance.tasks.check_activities"])
+def test_a_compliance_task_writes_its_entries(path, ctx):
+    test_a_task_writes_its_entries(path, ctx)
+
+
+# -- annual review (评查) and inspections (issue 6 item 3; SUP-1, SUP-3) --
+
+
+def _review_campaign(ctx: Ctx, upto: str = "draft"):
+    """A campaign of the field unit over this year's activities, reviewed by the officer
+    (who is on none of them), taken up to ``upto`` ("draft", "sampled" or "approved")."""
+    from witness.access import authz
+    from witness.review import services as review
+
+    for hours in (30, 50, 70):
+        activity = f.ActivityFactory(unit=ctx.ns.field,
+                                     arrived_at=timezone.now() - timedelta(hours=hours))
+        f.ActivityOfficerFactory(activity=activity, person=ctx.person("unit_head"))
+        f.RecordingFactory(device=f.DeviceFactory(unit=ctx.ns.field), activity=activity,
+                           started_at=activity.arrived_at)
+    legal = authz.subject_of(ctx.person("legal").user)
+    today = timezone.localdate()
+    campaign = review.create_campaign(
+        legal, name="覆盖测试评查", kind="annual", period_from=today - timedelta(days=10),
+        period_to=today, units=[ctx.ns.field], reviewers=[ctx.person("officer")],
+        valid_until=timezone.now() + timedelta(days=10), per_unit=2, seed=5)
+    if upto in ("sampled", "approved"):
+        review.sample(legal, campaign)
+    if upto == "approved":
+        review.approve(authz.subject_of(ctx.person("leader").user), campaign)
+    return campaign
+
+
+def _review_status(campaign, status: str) -> Callable:
+    return lambda *a: type(campaign).objects.filter(pk=campaign.pk, status=status).exists()
+
+
+def review_new_view(ctx: Ctx) -> ViewPost:
+    from witness.review.models import Campaign
+
+    today = timezone.localdate()
+    data = {"name": "覆盖测试新评查", "kind": "inspection",
+            "period_from": (today - timedelta(days=30)).isoformat(),
+            "period_to": today.isoformat(), "units": [ctx.ns.field.pk], "per_unit": 2,
+            "per_officer": 1, "seed": "", "reviewers": [ctx.person("officer").pk],
+            "valid_until": local_minute(timezone.now() + timedelta(days=5)), "note": ""}
+    return ViewPost("legal", data, ("review.campaign.create",),
+                    lambda c: Campaign.objects.filter(name="覆盖测试新评查").exists(),
+                    bad_data={**data, "period_from": today.isoformat(),
+                              "period_to": (today - timedelta(days=1)).isoformat()})
+
+
+def review_sample_view(ctx: Ctx) -> ViewPost:
+    campaign = _review_campaign(ctx)
+    return ViewPost("legal", {}, ("review.campaign.sample",),
+                    lambda c: campaign.items.exists(), args=(campaign.pk,), bad_data=None)
+
+
+def review_approve_view(ctx: Ctx) -> ViewPost:
+    campaign = _review_campaign(ctx, "sampled")
+    return ViewPost("leader", {}, ("review.campaign.approve", "grant.create"),
+                    _review_status(campaign, "approved"), args=(campaign.pk,),
+                    bad_data=None)
+
+
+def review_close_view(ctx: Ctx) -> ViewPost:
+    campaign = _review_campaign(ctx, "approved")
+    return ViewPost("legal", {"note": "完成"}, ("review.campaign.close", "grant.revoke"),
+                    _review_status(campaign, "closed"), args=(campaign.pk,), bad_data=None)
+
+
+def review_score_view(ctx: Ctx) -> ViewPost:
+    from witness.review.models import Criterion, Score
+
+    campaign = _review_campaign(ctx, "approved")
+    item = campaign.items.order_by("position").first()
+    data = {f"result_{c.value}": "pass" for c in Criterion}
+    return ViewPost("officer", data, ("review.score",),
+                    lambda c: Score.objects.filter(item=item).exists(), args=(item.pk,),
+                    bad_data={**data, "result_civil_conduct": "fail"})  # a fail needs a note
+
+
+REVIEW_VIEW_SCENARIOS: dict[str, Callable[[Ctx], ViewPost]] = {
+    "review_new": review_new_view,
+    "review_sample": review_sample_view,
+    "review_approve": review_approve_view,
+    "review_close": review_close_view,
+    "review_score": review_score_view,
+}
+VIEW_SCENARIOS.update(REVIEW_VIEW_SCENARIOS)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(REVIEW_VIEW_SCENARIOS))
+def test_a_review_view_writes_its_entries(name, ctx, client):
+    test_a_state_changing_view_writes_its_entries(name, ctx, client)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(REVIEW_VIEW_SCENARIOS))
+def test_a_review_views_change_does_not_happen_without_its_entry(name, ctx, client):
+    test_a_views_change_does_not_happen_without_its_entry(name, ctx, client)
+
+
+def cli_review_create(ctx: Ctx) -> CliRun:
+    from witness.review.models import Campaign
+
+    user = ctx.person("legal").user.username
+    today = timezone.localdate()
+    return CliRun(("review", "create", "--as", user, "--name", "覆盖命令评查", "--from",
+                   (today - timedelta(days=30)).isoformat(), "--to", today.isoformat(),
+                   "--unit", ctx.ns.field.code, "--reviewer", ctx.person("officer").name,
+                   "--valid-until", local_minute(timezone.now() + timedelta(days=5)),
+                   "--seed", 11), ("review.campaign.create",),
+                  lambda: Campaign.objects.filter(name="覆盖命令评查", seed=11).exists(),
+                  actor=user)
+
+
+def cli_review_sample(ctx: Ctx) -> CliRun:
+    campaign = _review_campaign(ctx)
+    user = ctx.person("legal").user.username
+    return CliRun(("review", "sample", "--as", user, campaign.pk), ("review.campaign.sample",),
+                  campaign.items.exists, actor=user)
+
+
+def cli_review_approve(ctx: Ctx) -> CliRun:
+    campaign = _review_campaign(ctx, "sampled")
+    user = ctx.person("leader").user.username
+    return CliRun(("review", "approve", "--as", user, campaign.pk),
+                  ("review.campaign.approve", "grant.create"),
+                  _review_status(campaign, "approved"), actor=user)
+
+
+def cli_review_score(ctx: Ctx) -> CliRun:
+    from witness.review.models import Score
+
+    campaign = _review_campaign(ctx, "approved")
+    item = campaign.items.order_by("position").first()
+    user = ctx.person("officer").user.username
+    return CliRun(("review", "score", "--as", user, item.pk, "--result", "civil_conduct=pass",
+                   "--result", "opening=pass"), ("review.score",),
+                  lambda: Score.objects.filter(item=item).count() == 2, actor=user)
+
+
+def cli_review_close(ctx: Ctx) -> CliRun:
+    campaign = _review_campaign(ctx, "approved")
+    user = ctx.person("legal").user.username
+    return CliRun(("review", "close", "--as", user, campaign.pk),
+                  ("review.campaign.close", "grant.revoke"),
+                  _review_status(campaign, "closed"), actor=user)
+
+
+def cli_review_report(ctx: Ctx) -> CliRun:
+    campaign = _review_campaign(ctx, "approved")
+    user = ctx.person("legal").user.username
+    out = ctx.tmp / "review.pdf"
+    return CliRun(("review", "report", "--as", user, campaign.pk, "--pdf", out),
+                  ("review.report",),
+                  lambda: out.exists() and out.read_bytes().startswith(b"%PDF"), actor=user)
+
+
+REVIEW_CLI_SCENARIOS = {
+    "review create": cli_review_create,
+    "review sample": cli_review_sample,
+    "review approve": cli_review_approve,
+    "review score": cli_review_score,
+    "review close": cli_review_close,
+    "review report": cli_review_report,
+}
+CLI_SCENARIOS.update(REVIEW_CLI_SCENARIOS)
+CLI_READ_ONLY.update({"review show", "review list"})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", sorted(REVIEW_CLI_SCENARIOS))
+def test_a_review_subcommand_writes_its_entries(key, ctx):
+    check_cli(key, ctx)

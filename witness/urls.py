@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("witness.confidentiality.urls")),
     path("", include("witness.web.urls_requests")),
     path("", include("witness.web.urls_stream")),
+    path("", include("witness.compliance.urls")),
     path("", include("witness.web.urls")),
 ]

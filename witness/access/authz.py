@@ -183,6 +183,42 @@ def visible_recordings(subject: Subject, qs: QuerySet | None = None) -> QuerySet
     return qs if subject.agency_wide or Role.CUSTODIAN in subject.roles else qs.distinct()
 
 
+def findings_q(subject: Subject) -> Q:
+    """The findings ``subject`` may see (issue 6 item 2; SUP-2): leaders and the legal role
+    the agency's; unit heads those of the units they head; everyone their own — those they
+    are responsible for, those on activities they were an officer of, and those of their
+    unit with no person responsible (anyone of the unit may explain those). A finding's
+    agency is its unit's, else its responsible person's; one with neither is shown to every
+    agency-wide role."""
+    if not subject.may("finding.view") or subject.agency is None:
+        return Q(pk__in=[])
+    agency = subject.agency
+    q = (Q(unit__agency=agency) | Q(unit__isnull=True, responsible__agency=agency)
+         | Q(unit__isnull=True, responsible__isnull=True))
+    if subject.agency_wide:
+        return q
+    if subject.person is None:
+        return Q(pk__in=[])
+    from witness.activities.models import ActivityOfficer
+
+    person = subject.person
+    mine = (Q(responsible=person)
+            | Q(content_type__app_label="activities", content_type__model="activity",
+                object_id__in=ActivityOfficer.objects.filter(person=person)
+                .values("activity_id"))
+            | Q(responsible__isnull=True, unit_id=person.unit_id))
+    if subject.head_units:
+        mine |= Q(unit__in=subject.head_units)
+    return q & mine
+
+
+def visible_findings(subject: Subject, qs: QuerySet | None = None) -> QuerySet:
+    from witness.findings.models import Finding
+
+    qs = Finding.objects.all() if qs is None else qs
+    return qs.filter(findings_q(subject))
+
+
 def can_see_recording(subject: Subject, recording) -> bool:
     from witness.recordings.models import Recording
 

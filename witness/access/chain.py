@@ -82,6 +82,16 @@ NOTICES = {
                          "%(from)s until %(until)s."),
     "grant_revoked": _("Your grant from request #%(request)s was revoked by %(by)s: "
                        "%(note)s"),
+    # findings workflow (issue 6 item 2; witness.findings.workflow)
+    "finding_explained": _("Finding #%(finding)s (%(rule)s) was explained by %(by)s; it "
+                           "waits for your decision."),
+    "finding_decided": _("Your explanation of finding #%(finding)s (%(rule)s): %(decision)s "
+                         "by %(by)s. %(note)s"),
+    # ACT-5 (B16): the department head is told of an interruption at once
+    # (witness.compliance.rules.recordings)
+    "finding_gap": _("Finding #%(finding)s: the recording of activity #%(activity)s "
+                     "(device %(device)s) was interrupted for %(gap)s s; the officer must "
+                     "explain why (B16)."),
 }
 
 
@@ -157,6 +167,14 @@ def notice_text(notification: Notification) -> str:
     if step:
         try:
             params["step"] = str(Step(step).label)
+        except ValueError:
+            pass
+    decision = params.get("decision")
+    if decision:
+        from witness.findings.models import FindingStatus
+
+        try:
+            params["decision"] = str(FindingStatus(decision).label)
         except ValueError:
             pass
     try:

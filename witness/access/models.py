@@ -86,7 +86,8 @@ class AccessRequest(models.Model):
             models.CheckConstraint(condition=Q(wanted_until__gt=F("wanted_from")),
                                    name="access_request_period_valid"),
             models.CheckConstraint(
-                condition=Q(kind=RequestKind.VIEWING)
+                # a review's viewing (SUP-1, witness.review) names no recipient either
+                condition=Q(kind__in=[RequestKind.VIEWING, RequestKind.REVIEW])
                 | (Q(kind=RequestKind.DISCLOSURE) & ~Q(recipient_name="")
                    & ~Q(recipient_kind="") & ~Q(delivery="")),
                 name="disclosure_names_recipient"),

@@ -67,6 +67,8 @@ ACTIONS: dict[str, tuple[frozenset[str], object]] = {
     "ingest.operate": (CUSTODIAN, _("docking station and uploads")),
     "ingest.view": (CUSTODIAN | HEADS, _("an ingest run")),
     "custody.report": (CUSTODIAN | HEADS, _("chain-of-custody report")),
+    # Compliance (issue 6): figures per unit and month; unit heads their units.
+    "compliance.dashboard": (CUSTODIAN | HEADS, _("compliance dashboard")),
     # Viewing and disclosure (EVD-2, EVD-3).
     "request.create": (STAFF, _("ask to view recordings")),
     "request.view": (STAFF, _("own requests and those to decide")),
@@ -76,6 +78,24 @@ ACTIONS: dict[str, tuple[frozenset[str], object]] = {
     "disclosure.create": (OFFICER | UNIT_HEAD | LEADER | LEGAL,
                           _("ask to disclose outside the agency")),
     "disclosure.link": (CUSTODIAN, _("issue or revoke a disclosure link")),
+    # Findings and violations (issue 6 item 2; ACT-5 B16, SUP-2 A18 B26). Scope:
+    # authz.visible_findings. Explaining is the responsible person's (officers, custodians
+    # for device findings, a unit head for their own); deciding is the unit head's (the
+    # bureau leader above every unit, e.g. where the head explained); the violation
+    # register is kept by the heads and the legal and supervision role (SUP-2); the
+    # outcome is the leader's or the legal role's (A18, B26: 按照有关规定处理).
+    "finding.view": (STAFF, _("findings")),
+    "finding.explain": (OFFICER | CUSTODIAN | UNIT_HEAD, _("explain a finding")),
+    "finding.decide": (UNIT_HEAD | LEADER, _("accept or reject an explanation")),
+    "violation.register": (HEADS, _("escalate a finding to a violation")),
+    "violation.view": (HEADS, _("violation register")),
+    "violation.decide": (LEADER | LEGAL, _("record the outcome of a violation")),
+    # Annual review (评查) and inspections (issue 6 item 3; SUP-1 A17, SUP-3). The legal
+    # and supervision role (法规股) runs campaigns, the bureau leader approves them; scoring
+    # is for the campaign's reviewers only (witness.review.services: scope).
+    "review.manage": (LEGAL, _("run review campaigns")),
+    "review.approve": (LEADER, _("approve a review campaign")),
+    "review.score": (STAFF, _("review campaigns one reviews, and their scores")),
     # The three administrators (三员分立).
     "config.manage": (SYSADMIN, _("system configuration")),
     "user.manage": (SYSADMIN, _("technical user settings")),

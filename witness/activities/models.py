@@ -130,3 +130,63 @@ class EvidenceItem(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class WorkRecordKind(models.TextChoices):
+    """What a work record (工作记录, ACT-4) is for: an activity not recorded at all (B7, and
+    A14 for secrets), or a recording stopped (A12)."""
+
+    EXEMPTION = "exemption", _("not recorded at all")
+    STOP = "stop", _("recording stopped")
+
+
+class WorkRecordReason(models.TextChoices):
+    """The reasons A12 and B7 allow (ACT-4). The first four allow not recording at all
+    (B7), the last four stopping (A12)."""
+
+    STATE_SECRET = "state_secret", _("state secret")
+    COMMERCIAL_SECRET = "commercial_secret", _("commercial secret")
+    PRIVACY = "privacy", _("personal privacy")
+    OBJECTIVE = "objective", _("objective reasons prevent recording")
+    DEVICE_FAILURE = "device_failure", _("device failure, flat battery or full storage")
+    WEATHER = "weather", _("bad weather or other natural causes")
+    OBSTRUCTION = "obstruction", _("obstruction by the party or others")
+    FORCE_MAJEURE = "force_majeure", _("other force majeure")
+
+
+# Which reasons each kind of work record may give (A12, B7).
+REASONS_FOR = {
+    WorkRecordKind.EXEMPTION: (WorkRecordReason.STATE_SECRET, WorkRecordReason.COMMERCIAL_SECRET,
+                               WorkRecordReason.PRIVACY, WorkRecordReason.OBJECTIVE),
+    WorkRecordKind.STOP: (WorkRecordReason.DEVICE_FAILURE, WorkRecordReason.WEATHER,
+                          WorkRecordReason.OBSTRUCTION, WorkRecordReason.FORCE_MAJEURE),
+}
+
+
+class WorkRecord(models.Model):
+    """A work record (工作记录) for an activity not recorded, or whose recording stopped,
+    with the reason and its basis (ACT-4: A12, B7). Where the profile in force at the
+    activity's arrival asks for it (``recording.work_record_review``), the principal leader
+    or the unit head reviews it. Never deleted."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="work_records",
+                                 verbose_name=_("activity"))
+    kind = models.CharField(_("kind"), max_length=16, choices=WorkRecordKind.choices)
+    reason = models.CharField(_("reason"), max_length=32, choices=WorkRecordReason.choices)
+    basis = models.TextField(_("reason and basis"))
+    written_by = models.ForeignKey("org.Person", on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("written by"))
+    written_at = models.DateTimeField(_("written at"), default=timezone.now)
+    reviewed_by = models.ForeignKey("org.Person", on_delete=models.PROTECT, null=True,
+                                    blank=True, related_name="+", verbose_name=_("reviewed by"))
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    review_note = models.TextField(_("review note"), blank=True)
+
+    class Meta:
+        verbose_name = _("work record")
+        verbose_name_plural = _("work records")
+        ordering = ["activity", "written_at", "id"]
+        indexes = [models.Index(fields=["activity", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.get_reason_display()}"

@@ -31,6 +31,8 @@ class Job:
 JOBS = (
     # every original re-read once per WITNESS_FIXITY_DAYS, a slice a day (ING-4)
     Job("witness.storage.tasks.fixity_batch", timedelta(days=1)),
+    # every rule of every agency decided afresh each night (issue 6)
+    Job("witness.compliance.tasks.full_check", timedelta(days=1)),
 )
 
 

@@ -18,16 +18,18 @@ transaction, so a long full check holds no lock across rules; the run is recorde
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from witness.audit import services as audit
 from witness.findings.models import AUTO_RESOLVABLE, Finding, FindingStatus
+from witness.org.models import Agency
 from witness.profiles.models import ProfileActivation
 from witness.profiles.services import profile_of
 
@@ -44,6 +46,7 @@ class RuleResult:
     reopened: int = 0
     seconds: float = 0.0
     raised_ids: list[int] = field(default_factory=list)
+    reopened_ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"found": self.found, "raised": self.raised, "resolved": self.resolved,
@@ -75,13 +78,54 @@ def _subject_model(rule: Rule):
     return apps.get_model(rule.subject)
 
 
+# How a subject row leads to its agency, tried in order; a model with none of these (a
+# blob of the shared store) is not the agency's own, and its findings are decided by any
+# agency's run alike.
+AGENCY_PATHS = ("agency", "unit__agency")
+INDIRECT_AGENCY_PATHS = ("device__unit__agency", "activity__agency", "ingest_run__agency")
+
+
+def _valid_path(model, path: str) -> bool:
+    for name in path.split("__"):
+        try:
+            field_ = model._meta.get_field(name)
+        except Exception:  # FieldDoesNotExist
+            return False
+        if not field_.is_relation or field_.related_model is None:
+            return False
+        model = field_.related_model
+    return model._meta.label_lower == "org.agency"
+
+
+def agency_q(model, agency) -> Q | None:
+    """The subject rows of ``model`` that belong to ``agency``; None: rows of no agency."""
+    for path in AGENCY_PATHS:
+        if _valid_path(model, path):
+            return Q(**{path: agency})
+    q = None
+    for path in INDIRECT_AGENCY_PATHS:
+        if _valid_path(model, path):
+            q = Q(**{path: agency}) if q is None else q | Q(**{path: agency})
+    return q
+
+
+def _other_agencies(ctx: Context) -> bool:
+    """Whether another agency exists (else scoping findings to this one is a no-op, and a
+    costly one over a million recordings); asked once per run."""
+    if not hasattr(ctx, "_others"):
+        ctx._others = Agency.objects.exclude(pk=ctx.agency.pk).exists()
+    return ctx._others
+
+
 def evaluate(rule: Rule, ctx: Context) -> dict[tuple[int, str], Match]:
     """The rule's breaches under the profile in force when each subject row happened."""
     spans = periods(ctx.agency)
     if not spans:
         return {}
-    if not rule.by_activity_time:
-        spans = [(spans[-1][0], Window(None, None))]
+    if not rule.by_activity_time:  # the profile in force now (not one scheduled later)
+        current = next((profile for profile, window in spans
+                        if window.end is None or ctx.now < window.end), spans[-1][0])
+        spans = [(current, Window(None, None))]
     found: dict[tuple[int, str], Match] = {}
     for profile, window in spans:
         for match in rule.evaluate(ctx, profile, window):
@@ -92,9 +136,16 @@ def evaluate(rule: Rule, ctx: Context) -> dict[tuple[int, str], Match]:
 def reconcile(rule: Rule, ctx: Context, found: dict[tuple[int, str], Match],
               actor: str) -> RuleResult:
     result = RuleResult(rule.id, found=len(found))
-    content_type = ContentType.objects.get_for_model(_subject_model(rule),
-                                                     for_concrete_model=True)
-    existing = Finding.objects.filter(rule_id=rule.id, content_type=content_type)
+    model = _subject_model(rule)
+    content_type = ContentType.objects.get_for_model(model, for_concrete_model=True)
+    all_findings = Finding.objects.filter(rule_id=rule.id, content_type=content_type)
+    existing = all_findings
+    # Only this agency's findings are decided by its run: another agency's breaches are
+    # not in ``found`` and must not be taken for gone.
+    own = agency_q(model, ctx.agency) if _other_agencies(ctx) else None
+    if own is not None:
+        existing = existing.filter(object_id__in=model._default_manager.filter(own)
+                                   .values("pk"))
     if ctx.incremental:
         touched = rule.touched(ctx) if rule.touched else None
         if touched is None:
@@ -106,6 +157,14 @@ def reconcile(rule: Rule, ctx: Context, found: dict[tuple[int, str], Match],
         found = {k: m for k, m in found.items() if m.object_id in touched_ids}
     known = {(object_id, key): (pk, status) for pk, object_id, key, status in
              existing.values_list("pk", "object_id", "key", "status")}
+    candidates = [k for k in found if k not in known]
+    if candidates:
+        # a breach whose finding the scoping above did not show (raised by a service on
+        # an object the agency path does not reach): known all the same, never raised twice
+        ids = {object_id for object_id, _key in candidates}
+        for pk, object_id, key, status in all_findings.filter(
+                object_id__in=ids).values_list("pk", "object_id", "key", "status"):
+            known.setdefault((object_id, key), (pk, status))
     new = [m for k, m in found.items() if k not in known]
     gone = [pk for k, (pk, status) in known.items()
             if k not in found and status in AUTO_RESOLVABLE]
@@ -144,14 +203,19 @@ def reconcile(rule: Rule, ctx: Context, found: dict[tuple[int, str], Match],
                 audit.append(rule_actor, action, finding,
                              details={"rule_id": rule.id, "status": status})
         result.resolved, result.reopened = len(gone), len(back)
+        result.reopened_ids = list(back)
     return result
 
 
 def run(agency, *, activity_ids: Iterable[int] | None = None,
         rules: Iterable[Rule] | None = None, actor: str = "system:compliance",
-        now=None) -> CheckRun:
+        now=None, progress: Callable[[Rule, RuleResult | None], None] | None = None,
+        ) -> CheckRun:
     """Run ``rules`` (default: all) for ``agency``; only the given activities when
-    ``activity_ids`` is given. Returns the finished ``CheckRun``."""
+    ``activity_ids`` is given. Returns the finished ``CheckRun``; its ``results`` (not
+    stored) hold each rule's :class:`RuleResult` with the ids of the findings raised and
+    reopened. ``progress(rule, None)`` is called before a rule runs and
+    ``progress(rule, result)`` after (a display)."""
     ids = frozenset(activity_ids) if activity_ids is not None else None
     ctx = Context(agency=agency, now=now or timezone.now(), activity_ids=ids)
     with transaction.atomic():
@@ -161,14 +225,24 @@ def run(agency, *, activity_ids: Iterable[int] | None = None,
         audit.append(actor, "compliance.check.start", check,
                      details={"kind": check.kind, "activities": check.activity_ids[:100]})
     per_rule = {}
+    check.results = {}
     try:
         for rule in (list(rules) if rules is not None else all_rules()):
-            started = time.perf_counter()
             if ctx.incremental and rule.touched is None:
                 continue
-            result = reconcile(rule, ctx, evaluate(rule, ctx), actor)
+            if progress:
+                progress(rule, None)
+            started = time.perf_counter()
+            try:
+                result = reconcile(rule, ctx, evaluate(rule, ctx), actor)
+            except IntegrityError:
+                # a service raised one of these findings meanwhile (fixity): decide again
+                result = reconcile(rule, ctx, evaluate(rule, ctx), actor)
             result.seconds = time.perf_counter() - started
             per_rule[rule.id] = result.as_dict()
+            check.results[rule.id] = result
+            if progress:
+                progress(rule, result)
     except Exception as exc:
         with transaction.atomic():
             CheckRun.objects.filter(pk=check.pk).update(

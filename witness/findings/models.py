@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -70,7 +72,7 @@ class Finding(models.Model):
 
 
 class ViolationKind(models.TextChoices):
-    """The violations A18 and B26 list (SUP-2)."""
+    """The violations A18 and B26 list (SUP-2); ``KIND_ARTICLES`` maps each to its items."""
 
     NOT_RECORDED = "not_recorded", _("not recording as required")
     TAMPERING = "tampering", _("deleting, altering or faking records")
@@ -82,9 +84,27 @@ class ViolationKind(models.TextChoices):
     OTHER = "other", _("other serious breach")
 
 
+# Which item of A18 (regulation A, 第十八条) and B26 (regulation B, 第二十六条) each kind is.
+KIND_ARTICLES = {
+    ViolationKind.NOT_RECORDED: ("A18(1)", "B26(3)"),
+    ViolationKind.TAMPERING: ("A18(2)", "B26(1)", "B26(5)"),
+    ViolationKind.MISUSE: ("A18(3)", "B26(2)", "B26(6)"),
+    ViolationKind.PRIVATE_COPY: ("A18(4)", "B26(4)"),
+    ViolationKind.DESTRUCTION: ("A18(5)",),
+    ViolationKind.LOSS: ("B26(7)",),
+    ViolationKind.COMPLAINT: ("B26(3)",),
+    ViolationKind.OTHER: ("A18(6)", "B26(8)"),
+}
+
+
 class ViolationOutcome(models.TextChoices):
+    """A18: 批评教育; 情节严重的按照有关规定处理，同时追究责任. B26: 按照有关规定处理; 追究责任.
+    The issue adds 通报 (a notice circulated in the agency)."""
+
     PENDING = "pending", _("pending")
     CRITICISM = "criticism", _("criticism and education")
+    CIRCULATED = "circulated", _("circulated notice")
+    HANDLED = "handled", _("dealt with under the relevant rules")
     ACCOUNTABILITY = "accountability", _("held accountable under the rules")
     NO_VIOLATION = "no_violation", _("no violation found")
 
@@ -115,3 +135,42 @@ class Violation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class StepKind(models.TextChoices):
+    EXPLAIN = "explain", _("explained")
+    ACCEPT = "accept", _("explanation accepted")
+    REJECT = "reject", _("explanation rejected")
+    ESCALATE = "escalate", _("escalated to a violation")
+    OUTCOME = "outcome", _("outcome of the violation recorded")
+
+
+class FindingStep(models.Model):
+    """One step of a finding's workflow (issue 6 item 2; ACT-5 B16, SUP-2): who did what,
+    when, and what they wrote. A violation's outcome is a step of the violation (and of its
+    finding, where it has one). Steps are only ever added."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="steps", verbose_name=_("finding"))
+    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="steps", verbose_name=_("violation"))
+    kind = models.CharField(_("step"), max_length=16, choices=StepKind.choices)
+    person = models.ForeignKey("org.Person", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="+", verbose_name=_("person"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                             blank=True, related_name="+", verbose_name=_("user account"))
+    text = models.TextField(_("text"), blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("finding step")
+        verbose_name_plural = _("finding steps")
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(finding__isnull=False) | Q(violation__isnull=False),
+                                   name="finding_step_has_finding_or_violation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.finding_id or ''}/{self.violation_id or ''}"

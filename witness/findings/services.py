@@ -13,12 +13,16 @@ from witness.findings.models import Finding, Severity, Violation, ViolationKind
 @transaction.atomic
 def raise_finding(rule_id: str, obj: models.Model, details: dict | None = None, *,
                   key: str = "", severity: str = Severity.WARNING,
-                  actor=None) -> tuple[Finding, bool]:
-    """Record that ``rule_id`` found something on ``obj``. Returns (finding, created)."""
+                  actor=None, unit=None, responsible=None,
+                  occurred_at=None) -> tuple[Finding, bool]:
+    """Record that ``rule_id`` found something on ``obj``. Returns (finding, created).
+    ``unit`` (whose head decides), ``responsible`` (the person who must explain) and
+    ``occurred_at`` are set on a new finding (issue 6 item 2)."""
     content_type = ContentType.objects.get_for_model(obj, for_concrete_model=True)
     finding, created = Finding.objects.get_or_create(
         rule_id=rule_id, content_type=content_type, object_id=obj.pk, key=key,
-        defaults={"details": details or {}, "severity": Severity(severity)},
+        defaults={"details": details or {}, "severity": Severity(severity), "unit": unit,
+                  "responsible": responsible, "occurred_at": occurred_at},
     )
     if created:
         audit.append(actor or f"system:rule:{rule_id}", "finding.raise", finding,

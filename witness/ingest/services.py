@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from witness.audit import services as audit
+from witness.compliance import checks as compliance_checks
 from witness.core.errors import NotFound, WitnessError, bilingual
 from witness.derivatives import services as derivatives
 from witness.devices.models import Device, PreUseCheck
@@ -376,6 +377,10 @@ class Ingest:
             audit.append(self.actor, "ingest.finish", run,
                          outcome="failure" if counts[Outcome.FAILED] else "success",
                          details={"counts": counts})
+            # issue 6: the rules re-decide the activities this run's recordings went to
+            compliance_checks.enqueue_on_commit(
+                run.recordings.exclude(activity=None).order_by()
+                .values_list("activity_id", flat=True).distinct())
         return run
 
 

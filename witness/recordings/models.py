@@ -154,6 +154,9 @@ class Recording(models.Model):
         indexes = [
             models.Index(fields=["device", "started_at"]),
             models.Index(fields=["activity", "device", "started_at"]),
+            # ACT-5.encoder's norm per device model: an index-only scan (issue 6)
+            models.Index(fields=["device", "kind", "encoder"], condition=Q(readable=True),
+                         name="recording_encoder_tally"),
         ]
 
     def __str__(self) -> str:

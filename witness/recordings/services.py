@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from witness.activities.models import Activity
 from witness.audit import services as audit
+from witness.compliance import checks as compliance_checks
 from witness.core.errors import WitnessError
 
 from . import segments
@@ -52,5 +53,7 @@ def assign(recording: Recording, activity: Activity | None, *, actor, note: str 
         segments.clear(recording)
         segments.recompute(old_activity, recording.device_id)
     segments.recompute(recording.activity_id, recording.device_id)
+    # issue 6: the rules re-decide both activities once the assignment commits
+    compliance_checks.enqueue_on_commit([old_activity, recording.activity_id])
     recording.refresh_from_db()
     return recording

@@ -28,6 +28,8 @@ PAGES: dict[str, str] = {
     "activity_list": "activity.view",
     "activity_detail": "activity.view",
     "activity_create": "activity.create",
+    "compliance_dashboard": "compliance.dashboard",
+    "compliance_dashboard_csv": "compliance.dashboard",
     "assignment_queue": "recording.assign",
     "recording_assign": "recording.assign",
     "station": "ingest.operate",
@@ -76,6 +78,28 @@ PAGES: dict[str, str] = {
     "label_change_decide": "label.decide",
     "secret_handoffs": "secret.handoff",
     "secret_handoff": "secret.handoff",
+    # -- findings workflow and the violation register (issue 6 item 2; SUP-2). Scope:
+    # authz.visible_findings; who explains or decides a finding: witness.findings.workflow --
+    "finding_list": "finding.view",
+    "finding_detail": "finding.view",
+    "finding_explain": "finding.explain",
+    "finding_decide": "finding.decide",
+    "finding_escalate": "violation.register",
+    "violation_register": "violation.view",
+    "violation_csv": "violation.view",
+    "violation_decide": "violation.decide",
+    # -- annual review (评查) and inspections (issue 6 item 3; SUP-1, SUP-3). Scope:
+    # witness.review.services (legal and leaders: the agency's campaigns; others: those
+    # they review, once approved; scores: the campaign's reviewers only) --
+    "review_list": "review.score",
+    "review_detail": "review.score",
+    "review_score": "review.score",
+    "review_new": "review.manage",
+    "review_sample": "review.manage",
+    "review_close": "review.manage",
+    "review_report_csv": "review.manage",
+    "review_report_pdf": "review.manage",
+    "review_approve": "review.approve",
 }
 
 # Pages anyone may open, signed in or not (they hold no data).

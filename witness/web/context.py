@@ -23,6 +23,7 @@ NAV = [
     ("ledger", _("Ledger"), {"ledger"}),
     ("assignment_queue", _("Assignment queue"), {"assignment_queue"}),
     ("station", _("Ingest station"), {"station", "ingest_run", "ingest_upload"}),
+    ("compliance_dashboard", _("Compliance"), {"compliance_dashboard"}),
     ("audit_log", _("Audit log"), {"audit_log", "audit_entry"}),
     ("recording_access", _("Recording access history"), {"recording_access"}),
     ("audit_checkpoints", _("Checkpoints"), {"audit_checkpoints"}),
@@ -38,6 +39,12 @@ NAV = [
     # -- confidentiality labels and the state-secret hand-off (issue 5 item 4) --
     ("label_changes", _("Label changes"), {"label_changes", "label_change_new"}),
     ("secret_handoffs", _("State-secret hand-offs"), {"secret_handoffs", "secret_handoff"}),
+    # -- findings workflow and the violation register (issue 6 item 2) --
+    ("finding_list", _("Findings"), {"finding_list", "finding_detail"}),
+    ("violation_register", _("Violation register"), {"violation_register"}),
+    # -- annual review (评查) and inspections (issue 6 item 3) --
+    ("review_list", _("Review campaigns"),
+     {"review_list", "review_new", "review_detail", "review_score"}),
 ]
 
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from witness.web.views import (
     activities,
@@ -43,4 +43,6 @@ urlpatterns = [
     path("audit/checkpoints/", audit.audit_checkpoints, name="audit_checkpoints"),
     path("audit/recording-access/", audit.access_history, name="recording_access"),
     path("custody/<str:kind>/<int:pk>/", custody.custody_report, name="custody_report"),
+    path("", include("witness.findings.urls")),  # findings and violations (issue 6 item 2)
+    path("review/", include("witness.review.urls")),  # annual review (issue 6 item 3)
 ]

@@ -13,6 +13,7 @@ from witness.cli import schedule
 pytestmark = pytest.mark.django_db
 
 FIXITY = "witness.storage.tasks.fixity_batch"
+FULL_CHECK = "witness.compliance.tasks.full_check"  # issue 6: the nightly compliance check
 
 
 def test_a_job_is_enqueued_when_due_and_not_again_within_its_interval_ING4(capsys):
@@ -22,5 +23,6 @@ def test_a_job_is_enqueued_when_due_and_not_again_within_its_interval_ING4(capsy
     assert DBTaskResult.objects.filter(task_path=FIXITY).count() == 1
     assert schedule.run_due() == []
     assert schedule.run_due(timezone.now() + timedelta(hours=23)) == []
-    assert schedule.run_due(timezone.now() + timedelta(days=1, minutes=1)) == [FIXITY]
+    assert schedule.run_due(timezone.now() + timedelta(days=1, minutes=1)) == [FIXITY,
+                                                                               FULL_CHECK]
     assert DBTaskResult.objects.filter(task_path=FIXITY).count() == 2

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from witness.activities import services
 from witness.core.cli_args import parse_local_datetime, resolve_person, resolve_unit, short_time
 from witness.core.commands import WitnessCommand
-from witness.core.errors import both
+from witness.core.errors import NotFound, both
 from witness.core.tables import table
 from witness.org.services import default_agency
 from witness.profiles import services as profiles
@@ -25,6 +25,9 @@ SUBCOMMANDS = {
     "show": _("Show one enforcement activity."),
     "update": _("Correct an enforcement activity (audited with the old and new values)."),
     "types": _("List the activity types that must be recorded under the profile in force."),
+    "work-record": _("File a work record for an activity not recorded or whose recording "
+                     "stopped, with the reason and basis (ACT-4)."),
+    "work-record-review": _("Review a work record, as the profile in force asks (ACT-4)."),
 }
 
 
@@ -278,3 +281,67 @@ class Command(WitnessCommand):
         return table(title, [gettext("Code"), gettext("Name"), gettext("Must record")],
                      [[t["code"], t["name"], gettext("yes") if t["must_record"] else gettext("no")]
                       for t in data["types"]])
+
+    # -- work records (ACT-4) --------------------------------------------------------------
+
+    def add_work_record_arguments(self, parser):
+        from witness.activities.models import WorkRecordKind, WorkRecordReason
+        from witness.confidentiality.cli import add_as_argument
+
+        add_as_argument(parser)
+        parser.add_argument("id", help=gettext("activity number"))
+        parser.add_argument("--kind", required=True, choices=WorkRecordKind.values,
+                            help=gettext("exemption: not recorded at all; stop: recording "
+                                         "stopped"))
+        parser.add_argument("--reason", required=True, choices=WorkRecordReason.values,
+                            help=gettext("the reason, from the lists of A12 and B7"))
+        parser.add_argument("--basis", required=True,
+                            help=gettext("the reason and basis written out"))
+
+    def do_work_record(self, *, as_user, id, kind, reason, basis, **o):
+        from witness.access import authz
+        from witness.activities import work_records
+        from witness.confidentiality.cli import refusals, subject_for
+
+        subject = subject_for(as_user)
+        agency = subject.agency or default_agency()
+        with refusals():
+            authz.require(subject, "activity.create")
+            activity = services.get_activity(agency, id)
+            if not authz.can_see_activity(subject, activity):
+                raise NotFound(_("No enforcement activity with number %(id)s."),
+                                        id=id)
+            record = work_records.file_work_record(activity, kind=kind, reason=reason,
+                                                   basis=basis, written_by=subject.person,
+                                                   actor=subject.user)
+        return work_records.record_dict(record)
+
+    def render_work_record(self, data):
+        return gettext("Work record %(id)s filed for activity %(activity)s: %(kind_name)s, "
+                       "%(reason_name)s.") % data
+
+    def add_work_record_review_arguments(self, parser):
+        from witness.confidentiality.cli import add_as_argument
+
+        add_as_argument(parser)
+        parser.add_argument("record", help=gettext("work record number"))
+        parser.add_argument("--note", default="", help=gettext("a note on the review"))
+
+    def do_work_record_review(self, *, as_user, record, note="", **o):
+        from witness.access import authz
+        from witness.activities import work_records
+        from witness.confidentiality.cli import refusals, subject_for
+
+        subject = subject_for(as_user)
+        agency = subject.agency or default_agency()
+        with refusals():
+            authz.require(subject, "activity.view")
+            found = work_records.get_work_record(agency, record)
+            if not authz.can_see_activity(subject, found.activity):
+                raise NotFound(_("No work record with number %(id)s."), id=record)
+            reviewed = work_records.review_work_record(found, reviewed_by=subject.person,
+                                                       note=note, actor=subject.user)
+        return work_records.record_dict(reviewed)
+
+    def render_work_record_review(self, data):
+        return gettext("Work record %(id)s reviewed by %(reviewed_by)s.") % data

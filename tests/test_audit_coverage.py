@@ -1025,6 +1025,7 @@ CLI_READ_ONLY = {
     "person list", "person show",
     "profile list", "profile show",
     "label list", "secret status",
+    "verify-package",  # reads a package folder; nothing in the database
 }
 
 # Subcommands that change state yet write no entry of their own, and why.
@@ -2033,3 +2034,26 @@ CLI_READ_ONLY.update({"review show", "review list"})
 @pytest.mark.parametrize("key", sorted(REVIEW_CLI_SCENARIOS))
 def test_a_review_subcommand_writes_its_entries(key, ctx):
     check_cli(key, ctx)
+
+
+# -- evidence packages (issue 7 item 5; EVD-1, EVD-3) --
+
+
+def cli_export(ctx: Ctx) -> CliRun:
+    blob = stored_blob(ctx)
+    activity = f.ActivityFactory(unit=ctx.ns.field)
+    f.RecordingFactory(blob=blob, device=f.DeviceFactory(unit=ctx.ns.field), activity=activity)
+    ctx.settings.WITNESS_AUDIT_KEY = ctx.tmp / "audit.key"
+    user = ctx.person("custodian").user.username
+    out = ctx.tmp / "package"
+    return CliRun(("export", f"activity:{activity.pk}", "--out", out, "--as", user),
+                  ("evidence.export", "recording.export"),
+                  lambda: (out / "tagmanifest-sha256.txt").exists(), actor=user)
+
+
+CLI_SCENARIOS["export"] = cli_export
+
+
+@pytest.mark.django_db
+def test_export_writes_its_entries(ctx):
+    check_cli("export", ctx)

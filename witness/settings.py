@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     # floor 6: the duty to record, checked; the annual review
     "witness.compliance",
     "witness.review",
+    "witness.evidence",
     # top
     "witness.web",
     "witness.api",

@@ -87,6 +87,7 @@ ACTION_LABELS = {
     "recording.play": _("recording played"),
     "recording.download": _("recording downloaded"),
     "recording.export": _("recording exported"),
+    "evidence.export": _("evidence package exported"),
     "derivative.make": _("viewing copy made"),
     "derivative.skip": _("no viewing copy needed"),
     "finding.raise": _("finding raised"),

@@ -183,18 +183,31 @@ def visible_recordings(subject: Subject, qs: QuerySet | None = None) -> QuerySet
     return qs if subject.agency_wide or Role.CUSTODIAN in subject.roles else qs.distinct()
 
 
+def agency_findings_q(agency) -> Q:
+    """The findings of ``agency``: its units', else its people's, else those about the
+    agency itself (SUP-1) or a stored original of one of its recordings (fixity, export)."""
+    from witness.recordings.models import Recording
+
+    own_subject = (Q(content_type__app_label="org", content_type__model="agency",
+                     object_id=agency.pk)
+                   | Q(content_type__app_label="storage", content_type__model="blob",
+                       object_id__in=Recording.objects.filter(
+                           ingest_run__agency=agency).values("blob_id")))
+    return (Q(unit__agency=agency) | Q(unit__isnull=True, responsible__agency=agency)
+            | (Q(unit__isnull=True, responsible__isnull=True) & own_subject))
+
+
 def findings_q(subject: Subject) -> Q:
     """The findings ``subject`` may see (issue 6 item 2; SUP-2): leaders and the legal role
     the agency's; unit heads those of the units they head; everyone their own — those they
     are responsible for, those on activities they were an officer of, and those of their
     unit with no person responsible (anyone of the unit may explain those). A finding's
-    agency is its unit's, else its responsible person's; one with neither is shown to every
-    agency-wide role."""
+    agency is its unit's, else its responsible person's; one with neither belongs to an
+    agency when it is about the agency itself (SUP-1) or about a stored original of one of
+    the agency's recordings (fixity, export), and is shown to that agency's wide roles."""
     if not subject.may("finding.view") or subject.agency is None:
         return Q(pk__in=[])
-    agency = subject.agency
-    q = (Q(unit__agency=agency) | Q(unit__isnull=True, responsible__agency=agency)
-         | Q(unit__isnull=True, responsible__isnull=True))
+    q = agency_findings_q(subject.agency)
     if subject.agency_wide:
         return q
     if subject.person is None:

@@ -112,7 +112,8 @@ def monthly(agency, *, start: datetime | None = None, end: datetime | None = Non
 
     late = Exists(Finding.objects.filter(rule_id=LATE_RULE, object_id=OuterRef("pk"),
                                          content_type__app_label="recordings",
-                                         content_type__model="recording"))
+                                         content_type__model="recording")
+                  .exclude(status=FindingStatus.RESOLVED))  # "no longer found": on time
     recs = Recording.objects.filter(activity__unit__agency=agency, kind__in=AV,
                                     started_at__isnull=False).filter(window("started_at"))
     if unit_ids is not None:

@@ -99,6 +99,8 @@ def _valid_path(model, path: str) -> bool:
 
 def agency_q(model, agency) -> Q | None:
     """The subject rows of ``model`` that belong to ``agency``; None: rows of no agency."""
+    if model._meta.label_lower == "org.agency":  # the agency itself (SUP-1)
+        return Q(pk=agency.pk)
     for path in AGENCY_PATHS:
         if _valid_path(model, path):
             return Q(**{path: agency})
@@ -194,15 +196,27 @@ def reconcile(rule: Rule, ctx: Context, found: dict[tuple[int, str], Match],
             if rule.notify:
                 rule.notify(rows)
         now = timezone.now()
-        for status, pks, action in ((FindingStatus.RESOLVED, gone, "finding.resolve"),
-                                    (FindingStatus.OPEN, back, "finding.reopen")):
+        changed = {}
+        for status, pks, was, action in (
+                (FindingStatus.RESOLVED, gone, AUTO_RESOLVABLE, "finding.resolve"),
+                (FindingStatus.OPEN, back, (FindingStatus.RESOLVED,), "finding.reopen")):
             if not pks:
+                changed[action] = []
                 continue
-            Finding.objects.filter(pk__in=pks).update(status=status, updated_at=now)
-            for finding in Finding.objects.filter(pk__in=pks):
+            # locked and re-read: a person may have acted on one since it was read above
+            rows = list(Finding.objects.select_for_update()
+                        .filter(pk__in=pks, status__in=was).order_by("pk"))
+            Finding.objects.filter(pk__in=[f.pk for f in rows]).update(status=status,
+                                                                      updated_at=now)
+            for finding in rows:
+                finding.status = status
                 audit.append(rule_actor, action, finding,
                              details={"rule_id": rule.id, "status": status})
-        result.resolved, result.reopened = len(gone), len(back)
+            changed[action] = rows
+        if rule.notify and changed["finding.reopen"]:  # back again: told again (B16)
+            rule.notify(changed["finding.reopen"])
+        back = [f.pk for f in changed["finding.reopen"]]
+        result.resolved, result.reopened = len(changed["finding.resolve"]), len(back)
         result.reopened_ids = list(back)
     return result
 

@@ -159,7 +159,11 @@ def authorize(subject: authz.Subject | None, obj, recordings: list[Recording], *
                                    code="scope")
         except authz.Denied as exc:
             _refuse(actor, obj, exc.error, "denied")
-    secret = [r for r in recordings if r.label == Label.STATE_SECRET]
+    # 国家秘密 on the recording, its activity or the activity's case (as the viewing chain
+    # and the review read labels): the content never leaves this system
+    secret = [r for r in recordings if Label.STATE_SECRET in (
+        r.label, getattr(r.activity, "label", None),
+        getattr(getattr(r.activity, "case", None), "label", None))]
     if getattr(obj, "label", None) == Label.STATE_SECRET or secret:
         _refuse(actor, obj, Refused(
             _("%(object)s is or holds a state secret (国家秘密): its content is not exported "
@@ -377,9 +381,13 @@ def _mismatch(actor, obj, exc: Mismatch) -> ExportError:
                "key": blob.key, "expected": _expected(blob), "read": exc.read,
                "size_expected": blob.size, "size_read": exc.size, "mismatched": exc.differ}
     with transaction.atomic():
+        activity = item.recording.activity
+        unit = activity.unit if activity is not None else getattr(item.recording.device,
+                                                                  "unit", None)
         raise_finding(RULE, blob, {**details, "for_roles": FOR_ROLES},
                       key=f"export:{exc.read.get('sha256', '')}:{exc.size}",
-                      severity=Severity.SERIOUS, actor=actor)
+                      severity=Severity.SERIOUS, actor=actor, unit=unit,
+                      occurred_at=item.recording.started_at)
         audit.append(actor, "evidence.export", obj, outcome="failure", details=details)
     return ExportError(
         _("The stored original of recording %(id)s does not match the digests recorded at "
@@ -439,6 +447,7 @@ def export(obj, out: str | os.PathLike, *, subject: authz.Subject | None = None,
     extractor = extractor_of(subject, actor)
     when = timezone.now()
     os.mkdir(partial, 0o755)
+    renamed = False
     try:
         for folder in {str(Path(i.path).parent) for i in items}:
             (partial / folder).mkdir(parents=True, exist_ok=True)
@@ -449,10 +458,15 @@ def export(obj, out: str | os.PathLike, *, subject: authz.Subject | None = None,
         except Mismatch as exc:
             shutil.rmtree(partial, ignore_errors=True)
             raise _mismatch(actor, obj, exc) from None
-        except OSError as exc:
-            raise ExportError(_("Cannot write the package %(path)s: %(reason)s"),
-                              code="cannot_write", path=str(out),
-                              reason=exc.strerror or str(exc)) from exc
+        except (OSError, WitnessError) as exc:  # an original missing, a disk full …
+            error = exc if isinstance(exc, WitnessError) else ExportError(
+                _("Cannot write the package %(path)s: %(reason)s"), code="cannot_write",
+                path=str(out), reason=exc.strerror or str(exc))
+            with transaction.atomic():
+                audit.append(actor, "evidence.export", obj, outcome="failure",
+                             details={"object": ref_of(obj), "path": str(out),
+                                      "error": error.as_dict()})
+            raise error from exc
         copy_seconds = time.monotonic() - copy_started
         tags = _tag_files(obj, agency, extractor, when, items, profile, actor=actor)
         for name, data in tags.items():
@@ -479,9 +493,13 @@ def export(obj, out: str | os.PathLike, *, subject: authz.Subject | None = None,
             if out.exists() or out.is_symlink():
                 _still_empty(out)
             os.rename(partial, out)
+            renamed = True
+        renamed = False  # committed with its entry: the package stays, whatever follows
         _fsync_dir(out.parent)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
+        if renamed:  # its audit entry did not commit: no package without its entry
+            shutil.rmtree(out, ignore_errors=True)
         raise
     seconds = time.monotonic() - started
     return {**details, "path": str(out), "seconds": round(seconds, 3),

@@ -467,10 +467,15 @@ def load_public_key(text: str) -> tuple[str, bytes]:
     der = base64.b64decode("".join(match.group(1).split()), validate=True)
     if der.startswith(SM2_SPKI_PREFIX) and len(der) == len(SM2_SPKI_PREFIX) + 65:
         return "sm2", der
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    if not isinstance(serialization.load_der_public_key(der), Ed25519PublicKey):
+    try:
+        key = serialization.load_der_public_key(der)
+    except UnsupportedAlgorithm as exc:  # e.g. a compressed SM2 point: malformed for us
+        raise ValueError(f"unsupported public key: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
         raise ValueError("neither an Ed25519 nor an SM2 public key")
     return "ed25519", der
 
@@ -478,12 +483,12 @@ def load_public_key(text: str) -> tuple[str, bytes]:
 def verify_signature(algorithm: str, der: bytes, signature: bytes, data: bytes) -> bool:
     if algorithm == "sm2":
         return sm2_verify(der[len(SM2_SPKI_PREFIX):], signature, data)
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         serialization.load_der_public_key(der).verify(signature, data)
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
 

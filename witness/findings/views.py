@@ -14,11 +14,13 @@ import csv
 import io
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from witness.access import authz
@@ -257,9 +259,10 @@ def violation_csv(request):
     form, qs = _violations(request)
     rows = list(qs.order_by("-registered_at", "-id")[:CSV_LIMIT])
     content = violations_csv(rows)
-    audit.append(request.user, "violation.export", None,
-                 details={"rows": len(rows), "filters": form.filters() if form.is_bound
-                          else {}})
+    with transaction.atomic():  # the entry commits with the answer (no request transaction)
+        audit.append(request.user, "violation.export", None,
+                     details={"rows": len(rows), "filters": form.filters() if form.is_bound
+                              else {}})
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = HttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="violations-{stamp}.csv"'
@@ -293,7 +296,8 @@ def violation_decide(request, pk):
         else:
             messages.success(request, notice)
         back = request.POST.get("next", "")
-        if back.startswith("/") and not back.startswith("//"):
+        if url_has_allowed_host_and_scheme(back, {request.get_host()},
+                                           require_https=request.is_secure()):
             return redirect(back)
         return redirect("violation_register")
     row = workflow.violations(request.subject).filter(pk=violation.pk).first()

@@ -308,6 +308,19 @@ def test_EVD3_a_state_secret_is_refused(world, tmp_path):
                "--as", world.custodian.user.username)
 
 
+def test_EVD3_EVD4_a_recording_of_a_state_secret_case_is_refused_whatever_its_own_label(
+        world, tmp_path):
+    """A case marked 国家秘密 covers its activities' recordings, even one labelled 一般 of its
+    own (assigned after the case was marked): it is not exported, alone or with others."""
+    world.case.label = Label.STATE_SECRET
+    world.case.save(update_fields=["label"])
+    assert world.recs[1].label != Label.STATE_SECRET
+    for obj in (f"recording:{world.recs[1].pk}", f"activity:{world.act.pk}"):
+        out = tmp_path / obj.replace(":", "-")
+        error = refused(obj, "--out", out, "--as", world.custodian.user.username)
+        assert error.error.code == "state_secret" and not out.exists()
+
+
 def test_EVD3_removed_content_is_refused(world, tmp_path):
     Blob.objects.filter(pk=world.recs[1].blob_id).update(removed_at=timezone.now(),
                                                          removed_because="移交保密部门")
@@ -375,3 +388,18 @@ def test_ING4_copy_memory_is_flat_in_file_size(stores, tmp_path):
         tracemalloc.stop()
         assert size == mib * 1024 * 1024 and digests == stored.digests
     assert peaks[1] < 8 * CHUNK and peaks[1] < peaks[0] * 1.5, peaks
+
+
+def test_EVD1_a_missing_original_aborts_with_a_failed_entry_and_no_package(world, tmp_path):
+    """An original gone from the store (not a digest mismatch) still leaves a record."""
+    from witness.storage.config import get_backend
+    path = get_backend().path(world.recs[1].blob.key)
+    path.chmod(0o644)
+    path.unlink()
+    out = tmp_path / "package"
+    error = refused(f"activity:{world.act.pk}", "--out", out,
+                    "--as", world.custodian.user.username)
+    assert error.error.code
+    assert not out.exists() and not out.with_name("package.partial").exists()
+    entry = AuditEntry.objects.get(action="evidence.export")
+    assert entry.outcome == "failure" and entry.details["error"]["code"] == error.error.code

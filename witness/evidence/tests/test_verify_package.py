@@ -314,6 +314,15 @@ def test_EVD3_key_and_signature_must_agree(package):
     (package / "witness-signature.json").write_text(json.dumps(claim))
     (package / "witness-public-key.pem").write_text("not a key")
     assert problem(package).code == "key_malformed"
+    # an SM2 key with a compressed point: the cryptography library cannot load it; a
+    # malformed key (exit 1), not a crash
+    algorithm = bytes.fromhex("301306072a8648ce3d020106082a811ccf5501822d")
+    point = bytes.fromhex("032200") + b"\x02" + bytes(range(32))
+    der = b"\x30" + bytes([len(algorithm) + len(point)]) + algorithm + point
+    pem = ("-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(der).decode()
+           + "\n-----END PUBLIC KEY-----\n")
+    (package / "witness-public-key.pem").write_text(pem)
+    assert problem(package).code == "key_malformed"
 
 
 @pytest.mark.parametrize("bad", ["data/../bagit.txt", "data/originals/../../x", "/etc/passwd",

@@ -181,3 +181,14 @@ def test_ACT5_SUP2_the_cli_workflow(world, more):
     assert "中断原因" in run("finding", "show", world.finding.pk)
     assert set(AuditEntry.objects.values_list("action", flat=True)) >= {
         "finding.explain", "finding.reject", "finding.escalate", "violation.decide"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_SUP2_the_csv_export_commits_its_entry_outside_a_test_transaction(world, client,
+                                                                         login):
+    """As on a real server, where no transaction wraps the request: the export's audit
+    entry is written in a transaction of its own (it used to fail with a 500 there)."""
+    login(world.legal)
+    response = client.get(reverse("violation_csv"))
+    assert response.status_code == 200
+    assert AuditEntry.objects.filter(action="violation.export").count() == 1

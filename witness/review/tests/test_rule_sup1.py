@@ -95,3 +95,20 @@ def test_SUP1_the_current_year_and_an_agency_without_activities_raise_nothing(si
     f.ActivityFactory(unit=ns.field, arrived_at=local(2026, 1, 5))
     run(ns)
     assert years_found(ns.agency) == {}
+
+
+def test_SUP1_one_agencys_run_leaves_another_agencys_findings_alone(world):
+    """The engine decides only the running agency's findings: A's nightly run must not take
+    B's open SUP-1 findings for gone (nor B's run A's), and B's leaders do not see A's."""
+    from witness.access import authz
+    a, b = world("lushan-2019"), world("full-process-b")
+    run(a)
+    run(b)
+    run(a)
+    assert set(years_found(a.agency).values()) == {FindingStatus.OPEN}
+    assert set(years_found(b.agency).values()) == {FindingStatus.OPEN}
+    a_finding = Finding.objects.filter(rule_id=NO_ANNUAL_REVIEW.id, object_id=a.agency.pk)
+    leader_b = authz.subject_of(b.people["leader"].user)
+    assert not authz.visible_findings(leader_b).filter(pk__in=a_finding).exists()
+    leader_a = authz.subject_of(a.people["leader"].user)
+    assert authz.visible_findings(leader_a).filter(pk__in=a_finding).count() == 3

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from witness.access import authz
 from witness.activities.models import Activity
 from witness.core.commands import WitnessCommand
 from witness.core.errors import NotFound, WitnessError
@@ -166,7 +167,7 @@ class Command(WitnessCommand):
         run raised or reopened."""
         findings = Finding.objects.filter(rule_id__in=rule_ids, status=FindingStatus.OPEN)
         if activity_ids is None:
-            return findings.filter(Q(unit__agency=agency) | Q(unit__isnull=True))
+            return findings.filter(authz.agency_findings_q(agency))
         results = getattr(check, "results", {}).values()
         touched = [pk for r in results for pk in (*r.raised_ids, *r.reopened_ids)]
         activity_type = ContentType.objects.get_for_model(Activity)

@@ -25,6 +25,8 @@ def parse_month(text: str) -> datetime:
     """``2026-11`` → local midnight of 1 November 2026."""
     try:
         year, month = (int(part) for part in text.strip().split("-"))
+        if not 1900 <= year <= 9998:
+            raise ValueError(year)
         moment = datetime(year, month, 1)
     except ValueError:
         raise WitnessError(gettext_lazy("%(text)s is not a month; write it as 2026-11."),

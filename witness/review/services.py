@@ -351,7 +351,8 @@ def approve(subject: authz.Subject, campaign: Campaign) -> Campaign:
     if not campaign.items.exists():
         raise Refused(_("Draw the sample before the campaign is approved."),
                       code="not_sampled")
-    reviewers = list(campaign.reviewers.order_by("pk"))
+    # checked again: a reviewer may have left or lost their role since the campaign was made
+    reviewers = _check_reviewers(campaign.agency, campaign.reviewers.order_by("pk"))
     if leader.pk in {r.pk for r in reviewers}:
         raise Refused(_("You are a reviewer of this campaign; another leader approves it."),
                       code="own_request")

@@ -140,3 +140,21 @@ def test_SUP1_a_state_secret_among_the_sample_is_withheld(review_world):
     assert granted == sampled_recordings(campaign) - {secret.pk}
     entry = AuditEntry.objects.get(action="review.campaign.approve")
     assert entry.details["withheld"] == [{"recording": secret.pk, "why": "state_secret"}]
+
+
+def test_SUP1_a_reviewer_who_left_before_approval_gets_no_grant(review_world):
+    """Reviewers are checked again at approval: one who left the agency (or lost the role
+    that may review) since the campaign was made stops the approval; nothing is granted."""
+    from witness.core.errors import WitnessError
+
+    ns = review_world()
+    campaign = make_campaign(ns)
+    services.sample(ns.legal, campaign)
+    ns.reviewer.active = False
+    ns.reviewer.save(update_fields=["active"])
+    with pytest.raises(WitnessError) as err:
+        services.approve(ns.leader, campaign)
+    assert err.value.code == "bad_reviewer"
+    assert not Grant.objects.exists()
+    campaign.refresh_from_db()
+    assert campaign.status != CampaignStatus.APPROVED

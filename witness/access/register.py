@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from witness.access.models import ApprovalStep, Grant, RequestItem, Step, StepState
 from witness.audit import services as audit
 from witness.core import pdf
+from witness.core.cli_args import short_time
 from witness.core.errors import WitnessError
 
 # A PDF of more rows than this is refused: narrow the dates (CSV has no limit).
@@ -92,10 +93,6 @@ def _grant_state(grants, now):
     return _("in force")
 
 
-def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
 def row(step) -> dict[str, str]:
     """One registration as plain text (the active language), for CSV, PDF and JSON."""
     request = step.request
@@ -104,14 +101,14 @@ def row(step) -> dict[str, str]:
         viewer = f"{request.recipient_name}（{request.recipient_org}）" \
             if request.recipient_org else request.recipient_name
     return {
-        "registered_at": _local(step.decided_at),
+        "registered_at": short_time(step.decided_at),
         "viewer": viewer,
         "badge": request.requester.badge_number or "" if request.kind == "viewing" else "",
         "unit": request.requester.unit.name,
         "reason": step.details.get("reason", request.reason),
         "recordings": "; ".join(f"#{r.pk} {r.source_path}" for r in step.recordings),
-        "valid_from": _local(step.valid_from),
-        "valid_until": _local(step.valid_until),
+        "valid_from": short_time(step.valid_from),
+        "valid_until": short_time(step.valid_until),
         "download": str(_("yes") if request.may_download else _("no")),
         "registered_by": step.decided_by.name if step.decided_by else "",
         "request": f"#{request.pk}",
@@ -148,7 +145,7 @@ def render_pdf(data: list[dict[str, str]], *, agency: str, since: str, until: st
         title=_("Viewing register"), agency=agency,
         facts=[pdf.fact(_("agency"), agency),
                pdf.fact(_("period"), f"{since or '…'} — {until or '…'}"),
-               pdf.fact(_("generated at"), _local(timezone.now())),
+               pdf.fact(_("generated at"), short_time(timezone.now())),
                pdf.fact(_("registrations"), str(len(data)))],
         sections=[pdf.section("", [label for _key, label in COLUMNS], WIDTHS,
                               [[r[key] for key, _label in COLUMNS] for r in data])],
@@ -158,7 +155,7 @@ def render_pdf(data: list[dict[str, str]], *, agency: str, since: str, until: st
 def export(actor, fmt: str, steps, *, agency: str, since=None, until=None) -> bytes:
     """The registrations ``steps`` (see :func:`entries`) as ``csv`` or ``pdf`` bytes, in
     Chinese; the export is audited."""
-    since_text, until_text = _local(since), _local(until)
+    since_text, until_text = short_time(since), short_time(until)
     with translation.override("zh-hans"):
         data = rows(steps)
         content = to_csv(data) if fmt == "csv" else render_pdf(

@@ -60,7 +60,7 @@ from witness.storage.backends.base import CHUNK, BlobBackend
 from witness.storage.backends.local import LocalBackend, LocalStaging
 from witness.storage.config import get_backend
 from witness.storage.models import Blob
-from witness.storage.pipeline import _Fanout, check_algorithms
+from witness.storage.pipeline import check_algorithms, fan_copy
 
 RULE = "EVD-1.export_mismatch"
 FOR_ROLES = ["custodian", "secadmin"]  # who must look at a mismatch
@@ -280,33 +280,16 @@ def copy_object(backend: BlobBackend, key: str, target: Path, algorithms: tuple[
         read, done = _local_reader(backend, key)
     else:
         read, done = _stream_reader(backend, key, chunk_size)
-    hashers = {name: hashlib.new(name) for name in algorithms}
     staging = LocalStaging(target)
-    size = 0
     try:
-        fanout = _Fanout([*(h.update for h in hashers.values()), staging.write], chunk_size)
-        try:
-            while not fanout.errors:
-                buf = fanout.free.get()
-                n = read(buf)
-                if n == 0:
-                    fanout.free.put(buf)
-                    break
-                size += n
-                fanout.publish(buf, n)
-                if progress is not None:
-                    progress(n)
-        finally:
-            fanout.finish()
-        if fanout.errors:
-            raise fanout.errors[0]
+        digests, size = fan_copy(read, staging, algorithms, chunk_size, progress)
         staging.close()  # fsync
     except BaseException:
         staging.abort()
         raise
     finally:
         done()
-    return {name: h.hexdigest() for name, h in hashers.items()}, size
+    return digests, size
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from witness.access import authz
 from witness.audit import services as audit
 from witness.core import pdf
+from witness.core.cli_args import short_time
 from witness.core.errors import WitnessError, both
 
 from . import services
@@ -51,10 +52,6 @@ FINDING_COLUMNS = [
     ("status", _("status")),
     ("occurred_at", _("occurred at")),
 ]
-
-
-def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def _rate(passed: int, failed: int) -> str:
@@ -168,7 +165,7 @@ def summary(campaign: Campaign) -> dict:
             "activity": f"#{activity_id}", "unit": units[unit_id].name if unit_id in units
             else "", "responsible": f.responsible.name if f.responsible_id else "",
             "status": str(FindingStatus(f.status).label) if f.status in FindingStatus.values
-            else f.status, "occurred_at": _local(f.occurred_at or f.raised_at)})
+            else f.status, "occurred_at": short_time(f.occurred_at or f.raised_at)})
 
     from witness.org.models import Person
 
@@ -203,7 +200,7 @@ def render_pdf(campaign: Campaign, data: dict) -> bytes:
     widths = [1.4, 1.2, 1.2, *[0.8] * 7, *[0.9] * len(Criterion)]
     per_unit, per_officer, seed = (both(t)["zh"] for t in (
         _("activities per unit"), _("activities per officer"), _("seed")))
-    approved = (f"{campaign.approved_by.name} {_local(campaign.approved_at)}"
+    approved = (f"{campaign.approved_by.name} {short_time(campaign.approved_at)}"
                 if campaign.approved_by_id else "—")
     facts = [
         pdf.fact(_("agency"), campaign.agency.name),
@@ -215,7 +212,7 @@ def render_pdf(campaign: Campaign, data: dict) -> bytes:
         pdf.fact(_("reviewers"), "、".join(p.name for p in campaign.reviewers.order_by("pk"))),
         pdf.fact(_("approved by"), approved),
         pdf.fact(_("status"), str(campaign.get_status_display())),
-        pdf.fact(_("generated at"), _local(timezone.now())),
+        pdf.fact(_("generated at"), short_time(timezone.now())),
     ]
     header = [label for _k, label in columns]
     return pdf.tables_pdf(

@@ -146,21 +146,22 @@ class _Fanout:
             t.join()
 
 
-def _copy(path, fd: int, staging: Staging, algorithms: tuple[str, ...], chunk_size: int,
-          progress: Callable[[int], None] | None) -> tuple[dict[str, str], int]:
+def fan_copy(read: Callable[[bytearray], int], staging, algorithms: tuple[str, ...],
+             chunk_size: int, progress: Callable[[int], None] | None = None,
+             ) -> tuple[dict[str, str], int]:
+    """Copy what ``read(buffer) -> bytes read`` yields into ``staging`` while every digest of
+    ``algorithms`` is computed, in one pass: each chunk read once into a fixed pool of
+    buffers and handed to one thread per digest and one writing (memory flat in file size).
+    Returns (digests, size); the first error of a consumer is raised as it is."""
     hashers = {name: hashlib.new(name) for name in algorithms}
     fanout = _Fanout([*(h.update for h in hashers.values()), staging.write], chunk_size)
     size = 0
     try:
         while not fanout.errors:
             buf = fanout.free.get()
-            try:
-                n = os.readv(fd, [buf])
-            except OSError as exc:
-                raise WitnessError(_("Cannot read %(path)s: %(reason)s."),
-                                   code="source_unreadable", path=os.fsdecode(path),
-                                   reason=exc.strerror) from exc
+            n = read(buf)
             if n == 0:
+                fanout.free.put(buf)
                 break
             size += n
             fanout.publish(buf, n)
@@ -169,11 +170,24 @@ def _copy(path, fd: int, staging: Staging, algorithms: tuple[str, ...], chunk_si
     finally:
         fanout.finish()
     if fanout.errors:
-        exc = fanout.errors[0]
-        if isinstance(exc, OSError):  # the staging copy could not be written (disk full …)
-            raise _store_failed(path, exc) from exc
-        raise exc
+        raise fanout.errors[0]
     return {name: h.hexdigest() for name, h in hashers.items()}, size
+
+
+def _copy(path, fd: int, staging: Staging, algorithms: tuple[str, ...], chunk_size: int,
+          progress: Callable[[int], None] | None) -> tuple[dict[str, str], int]:
+    def read(buf: bytearray) -> int:
+        try:
+            return os.readv(fd, [buf])
+        except OSError as exc:
+            raise WitnessError(_("Cannot read %(path)s: %(reason)s."),
+                               code="source_unreadable", path=os.fsdecode(path),
+                               reason=exc.strerror) from exc
+
+    try:
+        return fan_copy(read, staging, algorithms, chunk_size, progress)
+    except OSError as exc:  # the staging copy could not be written (disk full …)
+        raise _store_failed(path, exc) from exc
 
 
 def sha256_of(chunks: Iterator[bytes]) -> tuple[str, int]:

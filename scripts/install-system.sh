@@ -11,6 +11,8 @@ packages=(
   ffmpeg                             # ffprobe reads media facts on ingest; ffmpeg makes test media
   espeak-ng                          # synthetic Mandarin speech for the demo recordings
   poppler-utils                      # pdffonts/pdftotext: tests check PDFs embed their fonts
+  xorriso                            # disc images and burning with read-back (witness preserve)
+  genisoimage                        # isoinfo: reads a disc image back independently of xorriso
   # a throwaway Ceph cluster with an S3 endpoint (RGW) for the S3 storage tests
   # (scripts/ceph-rgw.sh): monitor, OSD, RGW, the ceph/radosgw-admin tools, uuidgen, curl
   ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "witness.compliance",
     "witness.review",
     "witness.evidence",
+    "witness.retention",
+    "witness.preservation",
     # top
     "witness.web",
     "witness.api",

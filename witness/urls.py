@@ -8,5 +8,9 @@ urlpatterns = [
     path("", include("witness.web.urls_requests")),
     path("", include("witness.web.urls_stream")),
     path("", include("witness.compliance.urls")),
+    path("retention/", include("witness.retention.urls")),
+    path("preservation/", include("witness.preservation.urls")),
+    path("", include("witness.web.urls_daily")),
+    path("", include("witness.web.urls_activity")),
     path("", include("witness.web.urls")),
 ]

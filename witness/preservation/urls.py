@@ -1,0 +1,3 @@
+"""URL patterns of witness.preservation, included under /preservation/ by witness/urls.py."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""URL patterns of witness.retention, included under /retention/ by witness/urls.py."""
+
+urlpatterns = []

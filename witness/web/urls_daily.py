@@ -1,0 +1,3 @@
+"""URL patterns: role home pages, global search, dashboards (issue 8 items 1, 6)."""
+
+urlpatterns = []

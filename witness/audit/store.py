@@ -170,12 +170,15 @@ def pending_entries(after_id: int | None, limit: int) -> list[tuple[int, bytes]]
     only ids above it)."""
     postgres = _postgres()
     columns = f"e.id, {_canonical_sql()}" if postgres else _entry_select()
+    # With ``after_id`` both sides are bounded to the window (l.entry_id = e.id > after_id):
+    # the leaves are read by a range of their entry_id index, not the whole table each poll.
+    window = " AND l.entry_id > %s" if after_id is not None else ""
     sql = (f"SELECT {columns} FROM audit_auditentry e WHERE NOT EXISTS "  # noqa: S608
-           "(SELECT 1 FROM audit_auditleaf l WHERE l.entry_id = e.id)")
+           f"(SELECT 1 FROM audit_auditleaf l WHERE l.entry_id = e.id{window})")
     params: list = []
     if after_id is not None:
         sql += " AND e.id > %s"
-        params.append(after_id)
+        params += [after_id, after_id]
     sql += " ORDER BY e.id LIMIT %s"
     params.append(limit)
     with connection.cursor() as cur:

@@ -1590,6 +1590,62 @@ VIEW_SCENARIOS.update(STREAM_VIEW_SCENARIOS)
 # writes its entry there (witness/web/tests/test_player.py, test_disclosure_link.py).
 
 
+def _granted_recording(ctx: Ctx):
+    """A recording the unit head may play (a grant in force), as the chain leaves it."""
+    from witness.access.models import AccessRequest, Grant, RequestItem
+
+    rec = f.RecordingFactory(device=f.DeviceFactory(unit=ctx.ns.field), duration=60)
+    now, head = timezone.now(), ctx.person("unit_head")
+    req = AccessRequest.objects.create(
+        agency=ctx.ns.agency, kind="viewing", requester=head, reason="覆盖测试标记",
+        wanted_from=now - timedelta(minutes=5), wanted_until=now + timedelta(hours=2),
+        status="granted")
+    RequestItem.objects.create(request=req, recording=rec)
+    Grant.objects.create(request=req, person=head, recording=rec,
+                         valid_from=now - timedelta(minutes=5),
+                         valid_until=now + timedelta(hours=2))
+    return rec
+
+
+def marker_add_view(ctx: Ctx) -> ViewPost:
+    from witness.recordings.models import Marker
+
+    rec = _granted_recording(ctx)
+    return ViewPost("unit_head", {"position": "12.5", "note": "覆盖测试"},
+                    ("recording.marker_add",),
+                    lambda c: Marker.objects.filter(recording=rec, note="覆盖测试").exists(),
+                    args=(rec.pk,), bad_data={"position": "-1", "note": ""})
+
+
+def marker_delete_view(ctx: Ctx) -> ViewPost:
+    from witness.recordings.models import Marker
+
+    rec = _granted_recording(ctx)
+    marker = Marker.objects.create(recording=rec, person=ctx.person("unit_head"), position=3)
+    return ViewPost("unit_head", {}, ("recording.marker_delete",),
+                    lambda c: not Marker.objects.filter(pk=marker.pk).exists(),
+                    args=(marker.pk,), bad_data=None)
+
+
+MARKER_VIEW_SCENARIOS: dict[str, Callable[[Ctx], ViewPost]] = {
+    "marker_add": marker_add_view,  # the player's markers (issue 8 item 3)
+    "marker_delete": marker_delete_view,
+}
+VIEW_SCENARIOS.update(MARKER_VIEW_SCENARIOS)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(MARKER_VIEW_SCENARIOS))
+def test_a_marker_view_writes_its_entries(name, ctx, client):
+    test_a_state_changing_view_writes_its_entries(name, ctx, client)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(MARKER_VIEW_SCENARIOS))
+def test_a_marker_change_does_not_happen_without_its_entry(name, ctx, client):
+    test_a_views_change_does_not_happen_without_its_entry(name, ctx, client)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted(STREAM_VIEW_SCENARIOS))
 def test_a_disclosure_link_view_writes_its_entries(name, ctx, client):
@@ -2057,3 +2113,404 @@ CLI_SCENARIOS["export"] = cli_export
 @pytest.mark.django_db
 def test_export_writes_its_entries(ctx):
     check_cli("export", ctx)
+
+
+# -- disc preservation (issue 7 item 4; RET-2, A16) --
+
+
+def _preservable_activity(ctx: Ctx):
+    blob = stored_blob(ctx)
+    activity = f.ActivityFactory(unit=ctx.ns.field)
+    f.RecordingFactory(blob=blob, device=f.DeviceFactory(unit=ctx.ns.field), activity=activity)
+    ctx.settings.WITNESS_AUDIT_KEY = ctx.tmp / "audit.key"
+    return activity
+
+
+def cli_preserve(ctx: Ctx) -> CliRun:
+    activity = _preservable_activity(ctx)
+    out = ctx.tmp / "discs"
+    return CliRun(("preserve", f"activity:{activity.pk}", "--out", out),
+                  ("preservation.preserve", "recording.preserve"),
+                  lambda: (out / "SHA256SUMS").exists())
+
+
+def cli_burn_disc(ctx: Ctx) -> CliRun:
+    from witness.preservation import discs
+
+    out = ctx.tmp / "discs"
+    discs.preserve(_preservable_activity(ctx), out, actor="test")
+    drive = ctx.tmp / "drive.img"
+    return CliRun(("burn-disc", out / "disc-1-of-1.iso", "--device", f"stdio:{drive}"),
+                  ("preservation.burn",), drive.exists)
+
+
+CLI_SCENARIOS["preserve"] = cli_preserve
+CLI_SCENARIOS["burn-disc"] = cli_burn_disc
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["preserve", "burn-disc"])
+def test_disc_preservation_writes_its_entries(key, ctx):
+    check_cli(key, ctx)
+
+
+@pytest.mark.django_db
+def test_export_iso_writes_its_entries(ctx):
+    activity = _preservable_activity(ctx)
+    out = ctx.tmp / "package"
+    user = ctx.person("custodian").user.username
+    check_run = CliRun(("export", f"activity:{activity.pk}", "--out", out, "--iso", "--as",
+                        user), ("evidence.export", "evidence.export_iso"),
+                       lambda: out.with_name("package.iso").exists(), actor=user)
+    assert not check_run.changed()
+    since = last_entry_id()
+    run_cli(check_run)
+    assert check_run.changed()
+    assert_entries(since, check_run.actions, by_label(check_run.actor))
+
+
+# -- retention purge, preservation holds, complaints (issue 7 items 1-3; RET-1, RET-2) --
+
+
+def _expired_recording(ctx: Ctx) -> Recording:
+    """A really stored recording made long before the 24 months of lushan-2019."""
+    from witness.retention import keep
+
+    rec = f.RecordingFactory(blob=stored_blob(ctx), device=f.DeviceFactory(unit=ctx.ns.field),
+                             holder=ctx.person("officer"),
+                             started_at=timezone.now() - timedelta(days=1000))
+    keep.recompute(actor="test")
+    return rec
+
+
+def _purge_batch(ctx: Ctx, upto: str = "proposed"):
+    from witness.retention import purge
+
+    batch = purge.propose(as_subject(ctx, "custodian"), [_expired_recording(ctx).pk]).batch
+    if upto == "approved":
+        purge.decide(as_subject(ctx, "leader"), batch, approve=True)
+    return batch
+
+
+def _officers_activity(ctx: Ctx) -> Activity:
+    activity = f.ActivityFactory(unit=ctx.ns.field)
+    f.ActivityOfficerFactory(activity=activity, person=ctx.person("officer"))
+    return activity
+
+
+def _hold(ctx: Ctx, upto: str = "proposed"):
+    from witness.retention import holds
+
+    hold = holds.propose(as_subject(ctx, "officer"), _officers_activity(ctx), "dispute", "异议")
+    if upto == "active":
+        hold = holds.decide(as_subject(ctx, "leader"), hold, approve=True)
+    return hold
+
+
+def _batch_in(pk: int, state: str) -> Callable:
+    from witness.retention.models import PurgeBatch
+
+    return lambda *a: PurgeBatch.objects.filter(pk=pk, state=state).exists()
+
+
+def _hold_in(pk: int, state: str) -> Callable:
+    from witness.retention.models import Hold
+
+    return lambda *a: Hold.objects.filter(pk=pk, state=state).exists()
+
+
+def retention_propose_view(ctx: Ctx) -> ViewPost:
+    from witness.retention.models import PurgeBatch
+
+    rec = _expired_recording(ctx)
+    return ViewPost("custodian", {"recording": [rec.pk], "note": "到期"}, ("retention.propose",),
+                    lambda c: PurgeBatch.objects.filter(items__recording=rec).exists(),
+                    bad_data={"note": "nothing chosen"})
+
+
+def retention_decide_view(ctx: Ctx) -> ViewPost:
+    batch = _purge_batch(ctx)
+    return ViewPost("leader", {"decision": "approve"}, ("retention.approve",),
+                    _batch_in(batch.pk, "approved"), args=(batch.pk,),
+                    headers={"HTTP_HX_REQUEST": "true"},
+                    bad_data={"decision": "reject", "note": ""})
+
+
+def hold_new_view(ctx: Ctx) -> ViewPost:
+    from witness.retention.models import Hold
+
+    activity = _officers_activity(ctx)
+    return ViewPost("officer", {"activity": activity.pk, "reason": "dispute", "note": "异议"},
+                    ("hold.propose",), lambda c: Hold.objects.filter(activity=activity).exists(),
+                    bad_data={"activity": activity.pk, "reason": "dispute", "note": ""})
+
+
+def hold_decide_view(ctx: Ctx) -> ViewPost:
+    hold = _hold(ctx)
+    return ViewPost("leader", {"decision": "approve"}, ("hold.approve",),
+                    _hold_in(hold.pk, "active"), args=(hold.pk,),
+                    headers={"HTTP_HX_REQUEST": "true"},
+                    bad_data={"decision": "reject", "note": ""})
+
+
+def complaint_new_view(ctx: Ctx) -> ViewPost:
+    from witness.retention.models import Complaint
+
+    activity = _officers_activity(ctx)
+    data = {"activity": activity.pk, "kind": "petition", "complainant": "李某",
+            "received_at": local_minute(timezone.now()), "summary": "对检查不服"}
+    return ViewPost("legal", data, ("complaint.register", "hold.propose"),
+                    lambda c: Complaint.objects.filter(activity=activity).exists(),
+                    bad_data={**data, "summary": ""})
+
+
+RETENTION_VIEW_SCENARIOS = {
+    "retention_propose": retention_propose_view,
+    "retention_decide": retention_decide_view,
+    "hold_new": hold_new_view,
+    "hold_decide": hold_decide_view,
+    "complaint_new": complaint_new_view,
+}
+VIEW_SCENARIOS.update(RETENTION_VIEW_SCENARIOS)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(RETENTION_VIEW_SCENARIOS))
+def test_a_retention_view_writes_its_entries(name, ctx, client):
+    test_a_state_changing_view_writes_its_entries(name, ctx, client)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(RETENTION_VIEW_SCENARIOS))
+def test_a_retention_views_change_does_not_happen_without_its_entry(name, ctx, client):
+    test_a_views_change_does_not_happen_without_its_entry(name, ctx, client)
+
+
+def cli_retention_propose(ctx: Ctx) -> CliRun:
+    from witness.retention.models import PurgeBatch
+
+    rec = _expired_recording(ctx)
+    user = ctx.person("custodian").user.username
+    return CliRun(("retention", "propose", "--as", user, "--recording", rec.pk),
+                  ("retention.propose",),
+                  lambda: PurgeBatch.objects.filter(items__recording=rec).exists(), actor=user)
+
+
+def cli_retention_approve(ctx: Ctx) -> CliRun:
+    batch = _purge_batch(ctx)
+    user = ctx.person("leader").user.username
+    return CliRun(("retention", "approve", "--as", user, batch.pk), ("retention.approve",),
+                  _batch_in(batch.pk, "approved"), actor=user)
+
+
+def cli_retention_reject(ctx: Ctx) -> CliRun:
+    batch = _purge_batch(ctx)
+    user = ctx.person("leader").user.username
+    return CliRun(("retention", "reject", "--as", user, batch.pk, "--note", "仍有保存价值"),
+                  ("retention.reject",), _batch_in(batch.pk, "rejected"), actor=user)
+
+
+def cli_retention_execute(ctx: Ctx) -> CliRun:
+    batch = _purge_batch(ctx, "approved")
+    user = ctx.person("custodian").user.username
+    return CliRun(("retention", "execute", "--as", user, batch.pk),
+                  ("retention.purge_start", "retention.purge_item", "retention.purge"),
+                  _batch_in(batch.pk, "executed"), actor=user)
+
+
+def cli_retention_recompute(ctx: Ctx) -> CliRun:
+    from witness.retention.models import RecordingRetention
+
+    rec = f.RecordingFactory(device=f.DeviceFactory(unit=ctx.ns.field))
+    return CliRun(("retention", "recompute"), ("retention.recompute",),
+                  RecordingRetention.objects.filter(recording=rec,
+                                                    keep_until__isnull=False).exists)
+
+
+def cli_hold_propose(ctx: Ctx) -> CliRun:
+    from witness.retention.models import Hold
+
+    activity = _officers_activity(ctx)
+    user = ctx.person("officer").user.username
+    return CliRun(("hold", "propose", "--as", user, "--activity", activity.pk, "--reason",
+                   "obstruction", "--note", "阻碍执法"), ("hold.propose",),
+                  Hold.objects.filter(activity=activity).exists, actor=user)
+
+
+def cli_hold_decision(step: str, upto: str, state: str, action: str, role: str = "leader"):
+    def scenario(ctx: Ctx) -> CliRun:
+        hold = _hold(ctx, upto)
+        user = ctx.person(role).user.username  # a release is a second person's (RET-2)
+        return CliRun(("hold", step, "--as", user, hold.pk, "--note", "理由"), (action,),
+                      _hold_in(hold.pk, state), actor=user)
+    return scenario
+
+
+def cli_complaint_register(ctx: Ctx) -> CliRun:
+    from witness.retention.models import Complaint
+
+    activity = _officers_activity(ctx)
+    user = ctx.person("legal").user.username
+    return CliRun(("complaint", "register", "--as", user, "--activity", activity.pk, "--kind",
+                   "complaint", "--complainant", "赵某", "--received-at",
+                   local_minute(timezone.now()), "--summary", "对处罚不服"),
+                  ("complaint.register", "hold.propose"),
+                  Complaint.objects.filter(activity=activity).exists, actor=user)
+
+
+RETENTION_CLI = {
+    "retention propose": cli_retention_propose,
+    "retention approve": cli_retention_approve,
+    "retention reject": cli_retention_reject,
+    "retention execute": cli_retention_execute,
+    "retention recompute": cli_retention_recompute,
+    "hold propose": cli_hold_propose,
+    "hold approve": cli_hold_decision("approve", "proposed", "active", "hold.approve"),
+    "hold reject": cli_hold_decision("reject", "proposed", "rejected", "hold.reject"),
+    "hold release": cli_hold_decision("release", "active", "released", "hold.release",
+                                      "legal"),
+    "complaint register": cli_complaint_register,
+}
+CLI_SCENARIOS.update(RETENTION_CLI)
+CLI_READ_ONLY |= {"retention plan", "retention show", "hold list", "complaint list"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", sorted(RETENTION_CLI))
+def test_a_retention_subcommand_writes_its_entries(key, ctx):
+    check_cli(key, ctx)
+
+
+def task_execute_purge(ctx: Ctx) -> TaskRun:
+    batch = _purge_batch(ctx, "approved")
+    return TaskRun((batch.pk,), ("retention.purge_start", "retention.purge_item",
+                                 "retention.purge"),
+                   _batch_in(batch.pk, "executed"), "system:retention")
+
+
+TASK_SCENARIOS["witness.retention.tasks.execute_purge"] = task_execute_purge
+
+
+def task_recompute_all(ctx: Ctx) -> TaskRun:
+    """The nightly recomputation gives a recording that has none its keep-until (RET-1)."""
+    from witness.retention.models import RecordingRetention
+
+    recording = f.RecordingFactory(device=f.DeviceFactory(unit=ctx.ns.field))
+    RecordingRetention.objects.filter(recording=recording).delete()
+    return TaskRun((), ("retention.recompute",),
+                   RecordingRetention.objects.filter(recording=recording,
+                                                     keep_until__isnull=False).exists,
+                   "system:retention")
+
+
+TASK_SCENARIOS["witness.retention.tasks.recompute_all"] = task_recompute_all
+
+
+@pytest.mark.django_db
+def test_the_nightly_recompute_task_writes_its_entry(ctx):
+    test_a_task_writes_its_entries("witness.retention.tasks.recompute_all", ctx)
+
+
+@pytest.mark.django_db
+def test_the_purge_task_writes_its_entries(ctx):
+    test_a_task_writes_its_entries("witness.retention.tasks.execute_purge", ctx)
+
+
+# -- the web export after approval (issue 7 item 5; EVD-1, EVD-3) ---------------------------
+
+
+def _package_request(ctx: Ctx, rec: Recording | None = None):
+    """A disclosure by export package of one of the officer's recordings, granted through
+    the chain (review, approval, registration)."""
+    from witness.access import chain
+    from witness.access.models import StepState
+    from witness.recordings.models import Attribution
+
+    officer = ctx.person("officer")
+    if rec is None:
+        rec = f.RecordingFactory(device=f.DeviceFactory(unit=ctx.ns.field), holder=officer,
+                                 activity=None, attribution=Attribution.NO_ACTIVITY)
+    else:
+        Recording.objects.filter(pk=rec.pk).update(holder=officer, activity=None,
+                                                   attribution=Attribution.NO_ACTIVITY)
+    now = timezone.now()
+    req = chain.submit(officer, recordings=[rec], reason="法院调取", wanted_from=now,
+                       wanted_until=now + timedelta(days=2), kind="disclosure",
+                       recipient_kind="court", recipient_name="鲁山县人民法院",
+                       delivery="package", actor="test")
+    while req.steps.filter(state=StepState.OPEN).exists():
+        step = req.steps.get(state=StepState.OPEN)
+        chain.decide(step, chain.deciders(step).first(), True, "", actor="test")
+    return req
+
+
+def export_package_make_view(ctx: Ctx) -> ViewPost:
+    from witness.preservation.models import ExportPackage
+
+    ctx.settings.WITNESS_HOME = ctx.tmp / "home"
+    req = _package_request(ctx)
+    return ViewPost("custodian", {}, ("evidence.package_request",),
+                    lambda c: ExportPackage.objects.filter(request=req).exists(),
+                    args=(req.pk,), bad_data=None)
+
+
+VIEW_SCENARIOS["export_package_make"] = export_package_make_view
+
+
+def task_make_package(ctx: Ctx) -> TaskRun:
+    from witness.access.chain import subject_for
+    from witness.preservation import packages
+    from witness.preservation.models import ExportPackage
+
+    ctx.settings.WITNESS_HOME = ctx.tmp / "home"
+    ctx.settings.WITNESS_AUDIT_KEY = ctx.tmp / "audit.key"
+    req = _package_request(ctx, ingested_recording(ctx))
+    packages.ask(req, subject_for(ctx.person("custodian")), actor="test")
+    pkg = ExportPackage.objects.get(request=req)
+    return TaskRun((pkg.pk,), ("evidence.package_start", "evidence.export",
+                               "evidence.package_ready"),
+                   lambda: ExportPackage.objects.filter(pk=pkg.pk, status="ready").exists(),
+                   packages.ACTOR)
+
+
+TASK_SCENARIOS["witness.preservation.tasks.make_package"] = task_make_package
+
+
+def task_clean_packages(ctx: Ctx) -> TaskRun:
+    """A made package whose grants expired is removed by the daily clean-up (EVD-3)."""
+    from witness.access.models import Grant
+    from witness.preservation import packages
+    from witness.preservation.models import ExportPackage
+
+    made = task_make_package(ctx)
+    packages.build(*made.args)
+    pkg = ExportPackage.objects.get(pk=made.args[0], status="ready")
+    now = timezone.now()
+    Grant.objects.filter(request=pkg.request_id).update(
+        valid_from=now - timedelta(days=3), valid_until=now - timedelta(hours=1))
+    return TaskRun((), ("evidence.package_remove",),
+                   lambda: ExportPackage.objects.filter(pk=pkg.pk, status="removed").exists(),
+                   packages.ACTOR)
+
+
+TASK_SCENARIOS["witness.preservation.tasks.clean_packages"] = task_clean_packages
+
+
+@pytest.mark.django_db
+def test_the_package_clean_up_task_writes_its_entry(ctx):
+    test_a_task_writes_its_entries("witness.preservation.tasks.clean_packages", ctx)
+
+
+@pytest.mark.django_db
+def test_the_export_package_view_writes_its_entries(ctx, client):
+    test_a_state_changing_view_writes_its_entries("export_package_make", ctx, client)
+
+
+@pytest.mark.django_db
+def test_the_export_package_views_change_does_not_happen_without_its_entry(ctx, client):
+    test_a_views_change_does_not_happen_without_its_entry("export_package_make", ctx, client)
+
+
+@pytest.mark.django_db
+def test_the_package_task_writes_its_entries(ctx):
+    test_a_task_writes_its_entries("witness.preservation.tasks.make_package", ctx)

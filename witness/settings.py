@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "witness.core.middleware.ContentSecurityPolicyMiddleware",  # outermost: every response
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,6 +126,9 @@ DATABASES = {"default": env.env_database(WITNESS_HOME)}
 # outlives the live-server threads that opened it.
 DATABASES["default"]["CONN_MAX_AGE"] = env.env_int(
     "WITNESS_DB_CONN_MAX_AGE", DATABASES["default"].get("CONN_MAX_AGE", 0), minimum=0)
+# the audit append as a server-side prepared statement (PostgreSQL; off behind a pooler in
+# transaction mode that does not track prepared statements — docs/audit-log.md)
+WITNESS_AUDIT_PREPARED = env.env_bool("WITNESS_AUDIT_PREPARED", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {
@@ -211,9 +215,11 @@ WITNESS_STORAGE = env.env_str("WITNESS_STORAGE", "")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                 "OPTIONS": {"location": str(WITNESS_HOME / "files")}},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # ?v=<content digest> on every {% static %} address (witness/web/staticfiles.py)
+    "staticfiles": {"BACKEND": "witness.web.staticfiles.VersionedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_MAX_AGE = 365 * 24 * 3600  # addresses change with the content (see above)
 
 LOGGING = {
     "version": 1,

@@ -12,5 +12,6 @@ urlpatterns = [
     path("preservation/", include("witness.preservation.urls")),
     path("", include("witness.web.urls_daily")),
     path("", include("witness.web.urls_activity")),
+    path("", include("witness.web.urls_forms")),
     path("", include("witness.web.urls")),
 ]

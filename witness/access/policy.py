@@ -39,6 +39,7 @@ ACTIONS: dict[str, tuple[frozenset[str], object]] = {
     "home": (EVERYONE, _("home page")),
     "account.self": (EVERYONE, _("own password and second factor")),
     "inbox.view": (STAFF, _("own inbox")),
+    "search": (STAFF, _("global search (within what one may see)")),
     # Devices (DEV-*). Officers: the devices they hold.
     "device.mine": (OFFICER, _("own devices")),
     "device.list": (CUSTODIAN | HEADS, _("device list and ledger")),
@@ -96,6 +97,16 @@ ACTIONS: dict[str, tuple[frozenset[str], object]] = {
     "review.manage": (LEGAL, _("run review campaigns")),
     "review.approve": (LEADER, _("approve a review campaign")),
     "review.score": (STAFF, _("review campaigns one reviews, and their scores")),
+    # Retention, the approved purge and preservation holds (issue 7; RET-1 A15 B21,
+    # RET-2 A16). The purge approver is the one the profile names (retention.purge_approver;
+    # witness.retention.purge.check_approver), never the proposer.
+    "retention.view": (CUSTODIAN | LEADER | LEGAL, _("retention plan and purge batches")),
+    "retention.propose": (CUSTODIAN, _("propose a purge batch")),
+    "retention.decide": (LEADER, _("approve or reject a purge batch")),
+    "hold.view": (STAFF, _("preservation holds and complaints")),
+    "hold.propose": (STAFF, _("propose a preservation hold")),
+    "hold.decide": (LEADER | LEGAL, _("approve, reject or release a preservation hold")),
+    "complaint.register": (HEADS, _("register a complaint or petition")),
     # The three administrators (三员分立).
     "config.manage": (SYSADMIN, _("system configuration")),
     "user.manage": (SYSADMIN, _("technical user settings")),

@@ -33,6 +33,10 @@ JOBS = (
     Job("witness.storage.tasks.fixity_batch", timedelta(days=1)),
     # every rule of every agency decided afresh each night (issue 6)
     Job("witness.compliance.tasks.full_check", timedelta(days=1)),
+    # keep-until dates extended where their derivation moved later (RET-1)
+    Job("witness.retention.tasks.recompute_all", timedelta(days=1)),
+    # export packages removed once their approval ended (EVD-3; their copies go with it)
+    Job("witness.preservation.tasks.clean_packages", timedelta(days=1)),
 )
 
 

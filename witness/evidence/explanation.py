@@ -125,7 +125,8 @@ def _distinct(values) -> str:
     return "、".join(seen) or "—"
 
 
-def explanation_view(obj, agency, extractor: dict, when, items, algorithms) -> dict:
+def explanation_view(obj, agency, extractor: dict, when, items, algorithms,
+                     extra_facts=()) -> dict:
     """The data of the explanation (what the PDF shows, all in Chinese)."""
     labels = {k: zh(v) for k, v in LABELS.items()}
     recordings = [i.recording for i in items if i.kind == "original"]
@@ -144,6 +145,7 @@ def explanation_view(obj, agency, extractor: dict, when, items, algorithms) -> d
                                 "addressed by content, and verified"))),
         (labels["digests"], "、".join(NAMES.get(a, a.upper()) for a in algorithms)),
         (labels["count"], f"{len(items)}，{sum(i.size for i in items)} {labels['bytes']}"),
+        *((zh(label), value) for label, value in extra_facts),
     ]
     files = []
     for item in items:
@@ -164,7 +166,8 @@ def explanation_view(obj, agency, extractor: dict, when, items, algorithms) -> d
             "statement": labels["statement"], "facts": facts, "files": files}
 
 
-def render_explanation(obj, agency, extractor: dict, when, items, algorithms) -> bytes:
-    view = explanation_view(obj, agency, extractor, when, items, algorithms)
+def render_explanation(obj, agency, extractor: dict, when, items, algorithms,
+                       extra_facts=()) -> bytes:
+    view = explanation_view(obj, agency, extractor, when, items, algorithms, extra_facts)
     return pdf.compile_pdf(TEMPLATE, {"view": json.dumps(view, ensure_ascii=False)},
                            timestamp=when)

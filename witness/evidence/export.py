@@ -392,7 +392,7 @@ def extractor_of(subject: authz.Subject | None, actor) -> dict:
     return {"name": label, "badge_number": "", "unit": "", "username": label}
 
 
-def bag_info(obj, agency, extractor: dict, when, items: list[Item]) -> bytes:
+def bag_info(obj, agency, extractor: dict, when, items: list[Item], extra=()) -> bytes:
     total = sum(i.size for i in items)
     if isinstance(obj, Case):
         external = obj.number
@@ -407,20 +407,21 @@ def bag_info(obj, agency, extractor: dict, when, items: list[Item]) -> bytes:
              ("Contact-Name", extractor["name"]),
              ("Bag-Software-Agent", "Witness"),
              ("Witness-Extracted-At", timezone.localtime(when).isoformat(timespec="seconds")),
-             ("Witness-Object", ref_of(obj))]
+             ("Witness-Object", ref_of(obj)), *extra]
     return "".join(f"{k}: {_value(v)}\n" for k, v in lines).encode()
 
 
 def export(obj, out: str | os.PathLike, *, subject: authz.Subject | None = None,
            actor=None, playback_copies: bool = False, backend: BlobBackend | None = None,
-           chunk_size: int = CHUNK, progress: Progress = None) -> dict:
+           chunk_size: int = CHUNK, progress: Progress = None, recordings=None) -> dict:
     """Write the evidence package of ``obj`` (a Recording, Activity or Case) to the folder
     ``out``; ``subject`` is the person exporting (None: the server's operator, ``actor``).
-    Returns what the command prints."""
+    ``recordings``: exactly these (an approved request's items, witness.preservation.packages)
+    instead of all of ``obj``'s. Returns what the command prints."""
     started = time.monotonic()
     actor = actor if actor is not None else (subject.user if subject is not None else None)
     out = Path(out)
-    recordings = recordings_of(obj)
+    recordings = recordings_of(obj) if recordings is None else list(recordings)
     authorize(subject, obj, recordings, actor=actor)
     partial = check_target(out)
     backend = backend or get_backend()
@@ -497,16 +498,22 @@ def _still_empty(out: Path) -> None:
                         "never overwrites anything."), code="target_exists", path=str(out))
 
 
-def _tag_files(obj, agency, extractor, when, items, profile, *, actor) -> dict[str, bytes]:
+def _tag_files(obj, agency, extractor, when, items, profile, *, actor, extra_info=(),
+               extra_facts=(), custody_pdf: bytes | None = None) -> dict[str, bytes]:
+    """The tag files; a disc of a preservation set (witness.preservation) adds its lines
+    (``extra_info``: bag-info, ``extra_facts``: the explanation) and shares one custody
+    report among its discs."""
     from .explanation import render_explanation
 
     files = [(i.path, i.digests) for i in items]
     tags = {"bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-            "bag-info.txt": bag_info(obj, agency, extractor, when, items)}
+            "bag-info.txt": bag_info(obj, agency, extractor, when, items, extra_info)}
     for algorithm in profile:
         tags[f"manifest-{algorithm}.txt"] = manifest(files, algorithm)
-    tags[EXPLANATION] = render_explanation(obj, agency, extractor, when, items, profile)
-    tags[CUSTODY] = custody.render(custody.collect(obj, actor=actor), "pdf")
+    tags[EXPLANATION] = render_explanation(obj, agency, extractor, when, items, profile,
+                                           extra_facts=extra_facts)
+    tags[CUSTODY] = (custody_pdf if custody_pdf is not None
+                     else custody.render(custody.collect(obj, actor=actor), "pdf"))
     return tags
 
 

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -49,6 +50,7 @@ class MediaFacts:
     audio_codec: str | None = None
     width: int | None = None
     height: int | None = None
+    frame_rate: float | None = None  # video: frames per second (the player's frame step)
     encoder: str | None = None
     creation_time: datetime | None = None  # aware UTC
     camera_time: datetime | None = None  # photos: EXIF DateTimeOriginal, naive camera clock
@@ -127,6 +129,7 @@ def _facts(path: Path, data: dict) -> MediaFacts:
         audio_codec=audio.get("codec_name") if audio else None,
         width=video.get("width") if video else None,
         height=video.get("height") if video else None,
+        frame_rate=stream_frame_rate(video) if video and not is_photo else None,
         duration=None if is_photo else _decimal(fmt.get("duration")),
         encoder=_encoder(tags, video, audio),
         creation_time=_creation_time(tags, streams),
@@ -150,6 +153,19 @@ def _facts(path: Path, data: dict) -> MediaFacts:
                                   "interrupted copy or recording)."))
     facts.browser_playable = _playable(facts, video)
     return facts
+
+
+def stream_frame_rate(stream: dict) -> float | None:
+    """Frames per second of an ffprobe video stream: the average rate, else the base rate;
+    None when neither is a plausible rate (1–240)."""
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        try:
+            rate = float(Fraction(stream.get(key) or "0/0"))
+        except (ValueError, ZeroDivisionError):
+            continue
+        if 1 <= rate <= 240:
+            return round(rate, 3)
+    return None
 
 
 def _playable(facts: MediaFacts, video: dict | None) -> bool:

@@ -335,6 +335,7 @@ class Ingest:
             readable=facts.readable, unreadable_reason=str(facts.reason or "")[:300],
             container=(facts.container or "")[:100], video_codec=facts.video_codec or "",
             audio_codec=facts.audio_codec or "", width=facts.width, height=facts.height,
+            frame_rate=facts.frame_rate,
             encoder=(facts.encoder or "")[:200], creation_time=facts.creation_time,
             latitude=gps.latitude if gps else None, longitude=gps.longitude if gps else None,
             browser_playable=facts.browser_playable, faststart=facts.faststart,

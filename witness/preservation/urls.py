@@ -1,3 +1,13 @@
-"""URL patterns of witness.preservation, included under /preservation/ by witness/urls.py."""
+"""URL patterns of witness.preservation, included under /preservation/ by witness/urls.py:
+the web export after approval (issue 7 item 5; EVD-1, EVD-3)."""
 
-urlpatterns = []
+from django.urls import path
+
+from witness.preservation import views
+
+urlpatterns = [
+    path("packages/<int:pk>/", views.export_package, name="export_package"),
+    path("packages/<int:pk>/make/", views.export_package_make, name="export_package_make"),
+    path("packages/<int:pk>/download/", views.export_package_download,
+         name="export_package_download"),
+]

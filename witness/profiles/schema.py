@@ -26,6 +26,8 @@ WITHOUT_GRANT = ("holder_play", "holder_download")
 LABEL_APPROVERS = ("principal_leader", "leader_in_charge")
 WORK_RECORD_REVIEW = ("principal_leader", "unit_head", "none")
 DIGESTS = ("sha256", "sm3")
+# RET-1 (A15, B21): who approves a retention purge batch the custodian proposed.
+PURGE_APPROVERS = ("principal_leader", "leader")
 
 
 class ProfileError(WitnessError):
@@ -72,6 +74,8 @@ class Profile:
     gap_tolerance_seconds: int = 30
     designated_recorder: bool = False
     evidence_photos: bool = True
+    # issue 7 (retention purge); optional in files, see OPTIONAL
+    purge_approver: str = "principal_leader"
 
     def activity_type(self, code: str) -> ActivityType | None:
         return next((t for t in self.activity_types if t.code == code), None)
@@ -85,6 +89,7 @@ class Profile:
 FIELDS: dict[str, tuple[str, Any]] = {
     "retention.months": ("int", 1),
     "retention.case_bound": ("bool", None),
+    "retention.purge_approver": ("choice", PURGE_APPROVERS),
     "upload.normal": ("choice", UPLOAD_RULES),
     "upload.normal_hours": ("int", 0),
     "upload.exception_hours": ("int", 1),
@@ -113,6 +118,8 @@ OPTIONAL: dict[str, Any] = {
     "compliance.gap_tolerance_seconds": 30,
     "compliance.designated_recorder": False,
     "compliance.evidence_photos": True,
+    # issue 7: A15 / B21 name no approver of a purge; Witness's default
+    "retention.purge_approver": "principal_leader",
 }
 DEFAULT_SOURCE = "Witness default (field added after this profile was written)"
 TOP_LEVEL = {"name", "title", "regulation", "activity_types", "sources"}
@@ -254,4 +261,5 @@ def parse(data: dict, source: str) -> Profile:
         gap_tolerance_seconds=values["compliance.gap_tolerance_seconds"],
         designated_recorder=values["compliance.designated_recorder"],
         evidence_photos=values["compliance.evidence_photos"],
+        purge_approver=values["retention.purge_approver"],
     )

@@ -99,6 +99,7 @@ class Recording(models.Model):
     audio_codec = models.CharField(_("audio codec"), max_length=40, blank=True)
     width = models.PositiveIntegerField(_("width"), null=True, blank=True)
     height = models.PositiveIntegerField(_("height"), null=True, blank=True)
+    frame_rate = models.FloatField(_("frame rate"), null=True, blank=True)
     encoder = models.CharField(_("encoder tag"), max_length=200, blank=True)
     creation_time = models.DateTimeField(_("creation time in the file"), null=True, blank=True)
     latitude = models.FloatField(_("latitude"), null=True, blank=True)
@@ -252,3 +253,27 @@ class IngestItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.outcome}"
+
+
+class Marker(models.Model):
+    """A bookmark with a note at a position of a recording (issue 8 item 3): set in the
+    player by someone who may play the recording, seen by everyone who may play it."""
+
+    recording = models.ForeignKey(Recording, on_delete=models.PROTECT, related_name="markers",
+                                  verbose_name=_("recording"))
+    person = models.ForeignKey("org.Person", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("set by"))
+    position = models.DecimalField(_("position (s)"), max_digits=12, decimal_places=3)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("marker")
+        verbose_name_plural = _("markers")
+        ordering = ["recording", "position", "id"]
+        indexes = [models.Index(fields=["recording", "position"])]
+        constraints = [models.CheckConstraint(condition=Q(position__gte=0),
+                                              name="marker_position_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.recording_id}@{self.position}"

@@ -13,6 +13,7 @@ from witness.org.models import ADMIN_ROLES, Role
 # only while they hold the device (the views check that: scope, not role).
 PAGES: dict[str, str] = {
     "home": "home",
+    "search": "search",  # global search (issue 8 item 1); scope: authz per kind
     "my_devices": "device.mine",
     "device_list": "device.list",
     "ledger": "device.list",
@@ -60,6 +61,9 @@ PAGES: dict[str, str] = {
     "recording_play": "recording.play",  # content: a grant as well (authz.content_allowance)
     "recording_stream": "recording.play",
     "recording_download": "recording.download",
+    # markers in the player (issue 8 item 3): content needs the player's grant as well
+    "marker_add": "recording.play",
+    "marker_delete": "recording.play",
     "disclosure_link_issue": "disclosure.link",
     "disclosure_link_revoke": "disclosure.link",
     # -- accounts, second factor, administrator consoles (issue 5 items 1, 6) --
@@ -78,6 +82,21 @@ PAGES: dict[str, str] = {
     "label_change_decide": "label.decide",
     "secret_handoffs": "secret.handoff",
     "secret_handoff": "secret.handoff",
+    # -- retention purge, preservation holds, complaints (issue 7; RET-1, RET-2). Scope:
+    # the agency; the purge approver: witness.retention.purge.check_approver --
+    "retention_batches": "retention.view",
+    "retention_batch": "retention.view",
+    "retention_propose": "retention.propose",
+    "retention_decide": "retention.decide",
+    "hold_list": "hold.view",
+    "hold_new": "hold.propose",
+    "hold_decide": "hold.decide",
+    "complaint_new": "complaint.register",
+    # -- the web export after approval (issue 7 item 5; EVD-1, EVD-3): a granted disclosure
+    # by package; who may make or fetch it: witness.preservation.packages --
+    "export_package": "request.view",
+    "export_package_make": "recording.export",
+    "export_package_download": "recording.download",
     # -- findings workflow and the violation register (issue 6 item 2; SUP-2). Scope:
     # authz.visible_findings; who explains or decides a finding: witness.findings.workflow --
     "finding_list": "finding.view",
@@ -100,6 +119,17 @@ PAGES: dict[str, str] = {
     "review_report_csv": "review.manage",
     "review_report_pdf": "review.manage",
     "review_approve": "review.approve",
+    # -- printable forms (issue 8 item 5): the rules of the pages their data come from;
+    # scope in witness.web.views.forms --
+    "form_device_register": "device.list",
+    "form_device_register_pdf": "device.list",
+    "form_viewing_register": "register.view",
+    "form_work_record": "activity.view",
+    "form_work_record_pdf": "activity.view",
+    "form_explanation": "recording.export",
+    "form_explanation_pdf": "recording.export",
+    "form_review_sheet": "review.score",
+    "form_review_sheet_pdf": "review.score",
 }
 
 # Pages anyone may open, signed in or not (they hold no data).

@@ -13,6 +13,7 @@ from witness.web.access import pages_for
 # administrators' consoles do not exist yet, so they see Home.
 NAV = [
     ("home", _("Home"), {"home"}),
+    ("search", _("Search"), {"search"}),
     ("my_devices", _("My devices"), {"my_devices"}),
     ("activity_list", _("Enforcement activities"),
      {"activity_list", "activity_detail", "activity_create"}),
@@ -45,6 +46,10 @@ NAV = [
     # -- annual review (评查) and inspections (issue 6 item 3) --
     ("review_list", _("Review campaigns"),
      {"review_list", "review_new", "review_detail", "review_score"}),
+    # -- retention, purge and preservation holds (issue 7 items 1-3; RET-1, RET-2) --
+    ("retention_batches", _("Retention and purge"),
+     {"retention_batches", "retention_propose", "retention_batch"}),
+    ("hold_list", _("Preservation holds"), {"hold_list", "hold_new", "complaint_new"}),
 ]
 
 

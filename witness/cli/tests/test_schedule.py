@@ -14,6 +14,8 @@ pytestmark = pytest.mark.django_db
 
 FIXITY = "witness.storage.tasks.fixity_batch"
 FULL_CHECK = "witness.compliance.tasks.full_check"  # issue 6: the nightly compliance check
+RECOMPUTE = "witness.retention.tasks.recompute_all"  # issue 7: keep-until, never shortened
+CLEAN = "witness.preservation.tasks.clean_packages"  # export packages past their approval
 
 
 def test_a_job_is_enqueued_when_due_and_not_again_within_its_interval_ING4(capsys):
@@ -24,5 +26,7 @@ def test_a_job_is_enqueued_when_due_and_not_again_within_its_interval_ING4(capsy
     assert schedule.run_due() == []
     assert schedule.run_due(timezone.now() + timedelta(hours=23)) == []
     assert schedule.run_due(timezone.now() + timedelta(days=1, minutes=1)) == [FIXITY,
-                                                                               FULL_CHECK]
+                                                                               FULL_CHECK,
+                                                                               RECOMPUTE,
+                                                                               CLEAN]
     assert DBTaskResult.objects.filter(task_path=FIXITY).count() == 2

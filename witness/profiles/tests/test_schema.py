@@ -189,9 +189,11 @@ def test_issue6_a_profile_written_before_the_compliance_section_reads_with_its_d
     from witness.profiles.schema import DEFAULT_SOURCE, OPTIONAL
     data = _base_data()
     del data["compliance"]
+    del data["retention"]["purge_approver"]  # issue 7: optional too
     for path in OPTIONAL:
         del data["sources"][path]
     profile = parse(data, "old.toml")
+    assert profile.purge_approver == "principal_leader"
     assert profile.gap_tolerance_seconds == OPTIONAL["compliance.gap_tolerance_seconds"]
     assert profile.coverage_tolerance_seconds == 60 and profile.evidence_photos is True
     assert profile.sources["compliance.gap_tolerance_seconds"] == DEFAULT_SOURCE

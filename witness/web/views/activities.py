@@ -9,17 +9,21 @@ the legal and supervision role the whole agency. An activity outside the scope a
 from datetime import datetime, time, timedelta
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Prefetch, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from witness.access import authz
 from witness.activities import services
-from witness.activities.models import Activity, ActivityOfficer
+from witness.activities.models import Activity, ActivityOfficer, WorkRecord
 from witness.core.errors import WitnessError
-from witness.recordings.models import Recording
+from witness.findings.models import Finding
+from witness.profiles import services as profiles
+from witness.recordings.models import MediaKind, Recording
 from witness.web.access import may_open
 from witness.web.forms import ActivityFilterForm, ActivityForm
+from witness.web.views import timeline
 from witness.web.views.common import (
     add_error,
     form_status,
@@ -71,24 +75,55 @@ def activity_list(request):
         "form": form, "page": page, "can_create": may_open(request.roles, "activity_create")})
 
 
+def _findings(request, activity, recordings_qs):
+    """The findings the viewer may see about the activity, its recordings and its work
+    records: one query, whatever their number."""
+    types = ContentType.objects.get_for_models(Activity, Recording, WorkRecord)
+    about = (Q(content_type=types[Activity], object_id=activity.pk)
+             | Q(content_type=types[Recording], object_id__in=recordings_qs.values("pk"))
+             | Q(content_type=types[WorkRecord],
+                 object_id__in=WorkRecord.objects.filter(activity=activity).values("pk")))
+    found = list(authz.visible_findings(request.subject, Finding.objects.filter(about))
+                 .select_related("content_type", "responsible").order_by("raised_at", "id"))
+    from witness.findings.views import rule_title
+
+    for finding in found:
+        finding.title = rule_title(finding.rule_id)
+    return found
+
+
 @roles_required("activity_detail")
 def activity_detail(request, pk):
-    activity = scoped(request, Activity.objects.select_related("unit", "case"), pk,
+    """The activity page (issue 8 item 2): the ACT-2 facts, officers, the timeline of every
+    segment of every device with its gaps and their findings' status, photos, findings,
+    work records. A fixed number of queries whatever the number of recordings."""
+    activity = scoped(request, Activity.objects.select_related("unit", "case", "agency"), pk,
                       "activity.view", authz.visible_activities)
     officers = activity.officers.select_related("person", "person__unit").order_by(
         "-is_recorder", "id")
     # The recordings' metadata the user may see; playing any of them needs a grant, which
     # the player page checks (EVD-2, ING-3).
-    recordings = authz.visible_recordings(request.subject, Recording.objects.filter(
-        activity=activity)).select_related("device", "holder").order_by("started_at", "id")
+    visible = authz.visible_recordings(request.subject, Recording.objects.filter(
+        activity=activity))
+    recordings = list(visible.select_related("device", "holder").order_by("started_at", "id"))
+    findings = _findings(request, activity, visible)
+    try:
+        _version, profile = profiles.in_force(activity.agency, activity.arrived_at)
+    except WitnessError:  # no profile in force then: every gap is shown without tolerance
+        profile = None
+    line = timeline.build(activity, recordings, findings, profile)
     return render(request, "web/activities/detail.html", {
         "activity": activity,
         "type_name": type_names(request.agency).get(activity.activity_type,
                                                     activity.activity_type),
         "officers": officers,
         "evidence_items": activity.evidence_items.all(),
-        "recordings": list(recordings[:RECORDINGS_SHOWN + 1]),
+        "recordings": recordings[:RECORDINGS_SHOWN + 1],
         "recordings_shown": RECORDINGS_SHOWN,
+        "photos": [r for r in recordings if r.kind == MediaKind.PHOTO],
+        "timeline": line,
+        "findings": findings,
+        "work_records": activity.work_records.select_related("written_by", "reviewed_by"),
     })
 
 

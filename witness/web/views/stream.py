@@ -52,6 +52,7 @@ from witness.core.errors import WitnessError
 from witness.derivatives.models import Derivative, Kind, Status
 from witness.recordings.models import MediaKind, Recording
 from witness.storage.config import get_backend
+from witness.web.views import player_extras as extras
 from witness.web.views.common import audit_denied, roles_required
 
 PLAY_SESSION = timedelta(hours=4)
@@ -213,6 +214,12 @@ def _recording(pk) -> Recording:
     return get_object_or_404(Recording.objects.select_related("blob", "activity"), pk=pk)
 
 
+def markers_of(recording):
+    from witness.web.views.markers import markers_of as listed
+
+    return listed(recording)
+
+
 @roles_required("recording_play")
 @require_GET
 def recording_play(request, pk):
@@ -224,12 +231,20 @@ def recording_play(request, pk):
     except authz.Denied as exc:
         return refuse(request, recording, "recording.play", exc)
     copy = playback_copy(recording)
+    # The switch (issue 8 item 3): the playback copy where there is one, or the original.
+    use_copy = copy is not None and request.GET.get("source") != "original"
     session = new_session(recording, person=subject.person, grant=allowance.grant,
-                          copy=copy is not None)
+                          copy=use_copy)
     person = subject.person
+    before, after = extras.neighbours(recording)
     return render(request, "web/player/player.html", {
         "recording": recording, "file_name": file_name(recording),
-        "media_kind": recording.kind, "copy": copy is not None,
+        "media_kind": recording.kind, "copy": use_copy, "has_copy": copy is not None,
+        "frame_rate": extras.frame_rate(copy.blob if use_copy else recording.blob,
+                                        recording.kind, recording.frame_rate),
+        "default_fps": extras.DEFAULT_FPS, "before": before, "after": after,
+        "gaps": extras.gaps(recording, subject, before, after),
+        "markers": markers_of(recording), "me": person,
         "needs_copy": not recording.browser_playable and recording.kind != MediaKind.PHOTO,
         "stream_url": reverse("recording_stream", args=[recording.pk]) + "?"
         + urlencode({"s": session.token}),

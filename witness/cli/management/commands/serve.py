@@ -22,14 +22,20 @@ class Command(WitnessCommand):
         parser.add_argument("--port", type=int, default=8000, help=_("port to listen on"))
         parser.add_argument("--workers", type=int, default=2,
                             help=_("number of web server processes"))
+        parser.add_argument("--threads", type=int, default=8,
+                            help=_("threads per web server process (a video being streamed "
+                                   "holds one thread, not a whole process)"))
         parser.add_argument("--no-worker", action="store_true",
                             help=_("do not start the background task worker"))
 
-    def run(self, host, port, workers, no_worker, **options):
+    def run(self, host, port, workers, threads, no_worker, **options):
         bin_dir = os.path.dirname(sys.executable)
         env = dict(os.environ, WITNESS_HOME=str(settings.WITNESS_HOME))
         commands = [[os.path.join(bin_dir, "gunicorn"), "witness.wsgi:application",
                      "--bind", f"{host}:{port}", "--workers", str(workers),
+                     # threads: a player's open-ended Range request streams for minutes and
+                     # must not take a whole process away from everyone else
+                     "--worker-class", "gthread", "--threads", str(threads),
                      "--access-logfile", "-", "--graceful-timeout", "10",
                      # a web upload stores and verifies its files inside the request
                      "--timeout", "900"]]

@@ -28,27 +28,46 @@ class Command(WitnessCommand):
                             help=_("the package folder to make (must not exist or be empty)"))
         parser.add_argument("--playback-copies", action="store_true",
                             help=_("add the playback copies, in a folder of their own"))
+        parser.add_argument("--iso", action="store_true",
+                            help=_("also write the package as an ISO 9660 image DIR.iso, "
+                                   "read back and checked"))
         parser.add_argument("--as", dest="as_user", metavar="USERNAME",
                             help=_("the user name of the person exporting; their roles "
                                    "decide"))
 
-    def run(self, *, object, out, playback_copies=False, as_user=None, **options):
+    def run(self, *, object, out, playback_copies=False, iso=False, as_user=None, **options):
+        data = self.export(object=object, out=out, playback_copies=playback_copies,
+                           as_user=as_user)
+        if iso:
+            from witness.preservation.bagiso import image_of_bag
+
+            with refusals():
+                data.update(image_of_bag(export.resolve(object), Path(data["path"]),
+                                         actor=data.pop("_actor")))
+        data.pop("_actor", None)
+        return data
+
+    def export(self, *, object, out, playback_copies, as_user):
         with refusals():
             subject = subject_for(as_user) if as_user else None
             obj = export.resolve(object)
+            actor = subject.user if subject else self.actor
             if self.as_json or not self.stderr.isatty():
-                return export.export(obj, out, subject=subject,
-                                     actor=None if subject else self.actor,
-                                     playback_copies=playback_copies)
+                return {**export.export(obj, out, subject=subject,
+                                        actor=None if subject else self.actor,
+                                        playback_copies=playback_copies), "_actor": actor}
             total = sum(r.blob.size for r in export.recordings_of(obj))
             with byte_bar() as bar:
                 task = bar.add_task(_("Exporting"), total=total or None)
-                return export.export(obj, out, subject=subject,
-                                     actor=None if subject else self.actor,
-                                     playback_copies=playback_copies,
-                                     progress=lambda n: bar.advance(task, n))
+                return {**export.export(obj, out, subject=subject,
+                                        actor=None if subject else self.actor,
+                                        playback_copies=playback_copies,
+                                        progress=lambda n: bar.advance(task, n)),
+                        "_actor": actor}
 
     def render(self, data):
         return _("Evidence package of %(object)s written to %(path)s: %(files)s files, "
                  "%(bytes)s bytes in %(seconds)s s (%(mb_per_s)s MB/s); tag manifest SHA-256 "
-                 "%(tagmanifest_sha256)s, signed with key %(key_id)s.") % data
+                 "%(tagmanifest_sha256)s, signed with key %(key_id)s.") % data + (
+            "\n" + _("ISO image %(iso)s: %(iso_bytes)s bytes, SHA-256 %(iso_sha256)s, read "
+                      "back and checked.") % data if "iso" in data else "")

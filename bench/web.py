@@ -223,8 +223,10 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 class Client:
-    """A logged-in browser stand-in over http.client: its own cookies, one connection per
-    thread (gunicorn's sync workers close each connection after its answer)."""
+    """A logged-in browser stand-in over http.client: its own cookies, one keep-alive
+    connection per thread. Like a browser, it sends a request again on a fresh connection
+    when the server had already closed the idle one it reused (gunicorn's threaded workers
+    close keep-alive connections after a few idle seconds); the retry's time counts."""
 
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
@@ -248,11 +250,21 @@ class Client:
         if body is not None:
             body = urlencode(body)
             head["Content-Type"] = "application/x-www-form-urlencoded"
+        reused = getattr(self.local, "conn", None) is not None
         conn = self._conn()
         started = time.perf_counter()
         try:
-            conn.request(method, path, body=body, headers=head)
-            answer = conn.getresponse()
+            try:
+                conn.request(method, path, body=body, headers=head)
+                answer = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if not reused:
+                    raise
+                conn.close()  # the server closed the idle connection: once more, afresh
+                conn = self.local.conn = http.client.HTTPConnection(self.host, self.port,
+                                                                    timeout=60)
+                conn.request(method, path, body=body, headers=head)
+                answer = conn.getresponse()
             first = answer.read(1)
             ttfb = time.perf_counter() - started
             rest = answer.read()

@@ -89,7 +89,7 @@ MIDDLEWARE = [
     "witness.core.middleware.ContentSecurityPolicyMiddleware",  # outermost: every response
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "witness.accounts.sessions.IdleSessionMiddleware",  # idle timeout, saved once a minute
     "witness.core.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -174,7 +174,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 SESSION_COOKIE_AGE = env.env_int("WITNESS_SESSION_MINUTES", 30, minimum=1, maximum=24 * 60) * 60
-SESSION_SAVE_EVERY_REQUEST = True  # idle timeout, not absolute
+# idle timeout, not absolute: witness.accounts.sessions moves the expiry forward, at most
+# once a minute, instead of SESSION_SAVE_EVERY_REQUEST's write on every request
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

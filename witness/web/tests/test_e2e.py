@@ -356,6 +356,31 @@ def request_an_export(sessions, ns, req) -> None:
             assert hashlib.file_digest(fh, "sha256").hexdigest() == rec.blob.sha256
 
 
+def every_main_page_renders(sessions) -> None:
+    """Issue 8 item 7 and "Done when": every page a role's navigation offers renders (200),
+    with no console error and no request to another host, at 1366×768; a screenshot of each
+    is kept. The dashboard draws its charts with the vendored uPlot, and the search answers
+    a query."""
+    for role, s in sessions.items():
+        s.go("/")
+        hrefs = s.page.eval_on_selector_all(
+            "nav.site-nav a[href]", "els => els.map(e => e.getAttribute('href'))")
+        assert hrefs, role
+        for href in dict.fromkeys(hrefs):
+            s.go(href, shot="nav" + href.rstrip("/").replace("/", "-"))
+        s.check(f"navigation pages {hrefs}")
+    leader = sessions["leader"]
+    leader.go(reverse("compliance_dashboard"))
+    leader.page.wait_for_selector(".uplot canvas", timeout=10_000)
+    assert leader.page.locator(".uplot").count() >= 4
+    leader.shot("dashboard-charts")
+    leader.page.fill("header input[name=q]", "DSJ")
+    leader.page.press("header input[name=q]", "Enter")
+    leader.page.wait_for_url("**/search/?q=DSJ**")
+    leader.shot("search")
+    leader.check("dashboard and search")
+
+
 # -- the suite ---------------------------------------------------------------------------
 
 
@@ -374,6 +399,7 @@ def test_e2e_issue_ingest_timeline_approve_play_explain_export(
         play_and_seek(sessions["officer"], big)
         explain_and_accept(sessions, finding)
         request_an_export(sessions, world, req)
+        every_main_page_renders(sessions)
         for s in sessions.values():
             s.check("end")
     finally:

@@ -117,6 +117,17 @@ def test_search_finds_each_kind(world, login):
     assert world.people["officer"].pk in people
 
 
+@pytest.mark.parametrize("q", ["bench:93787", "执法员0124", "没有这个设备"])
+def test_a_recording_search_that_matches_no_device_is_an_empty_page_not_an_error(
+        world, login, q):
+    """bench/web found a 500: a text that names no device left ``device_id IN ()``, and
+    PostgreSQL's row estimate (EXPLAIN of the compiled query) raised EmptyResultSet."""
+    client = login(world.people["leader"])
+    answer = get(client, q=q, kind="recording")
+    assert answer.status_code == 200
+    assert ids(answer, "recording") == []
+
+
 def test_search_filters_unit_type_label_dates_and_findings(world, login):
     client = login(world.people["leader"])
     both = {world.mine.pk, world.other.pk}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -289,7 +290,10 @@ def estimate(subject, name: str, p: Params) -> int | None:
     None elsewhere."""
     if connection.vendor != "postgresql":
         return None
-    sql, params = query(subject, name, p).order_by().values("pk").query.sql_with_params()
+    try:
+        sql, params = query(subject, name, p).order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # the filters match nothing by construction (no such device)
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]

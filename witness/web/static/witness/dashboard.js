@@ -7,6 +7,8 @@
   var source = document.getElementById("dashboard-data");
   if (!source || !window.uPlot) { return; }
   var data = JSON.parse(source.textContent);
+  var section = document.querySelector("section.charts");
+  var monthLabel = (section && section.getAttribute("data-label-month")) || "";
 
   function xs(months) {
     // uPlot's x axis is time in seconds: the 1st of each month, 00:00 UTC.
@@ -24,7 +26,8 @@
       height: 220,
       scales: { x: { time: true } },
       axes: [{ values: "{YYYY}-{MM}" }, {}],
-      series: [{}].concat(series.map(function (s, i) {
+      // the x series' legend label in the page's language (uPlot's default is "Time")
+      series: [{ label: monthLabel }].concat(series.map(function (s, i) {
         return { label: s.label, stroke: palette[i % palette.length], width: 2,
                  dash: s.dash || undefined, spanGaps: false, points: { show: true } };
       }))

@@ -304,6 +304,20 @@ def activity_create_view(ctx: Ctx) -> ViewPost:
         ("activity.create",), lambda c: Activity.objects.filter(place="鲁山县覆盖路1号").exists())
 
 
+def activity_edit_view(ctx: Ctx) -> ViewPost:
+    officer, head = ctx.person("officer"), ctx.person("unit_head")
+    activity = f.ActivityFactory(unit=ctx.ns.field, activity_type="investigation")
+    f.ActivityOfficerFactory(activity=activity, person=officer, is_recorder=True)
+    return ViewPost("officer", {
+        "activity_type": "investigation", "unit": ctx.ns.field.pk, "place": "鲁山县改正路2号",
+        "arrived_at": local_minute(activity.arrived_at),
+        "departed_at": local_minute(activity.departed_at),
+        "officers": [officer.pk, head.pk], "recorder": officer.pk},
+        ("activity.update",),
+        lambda c: Activity.objects.filter(pk=activity.pk, place="鲁山县改正路2号").exists(),
+        args=(activity.pk,))
+
+
 def recording_assign_view(ctx: Ctx) -> ViewPost:
     device = f.DeviceFactory(unit=ctx.ns.field)
     rec = f.RecordingFactory(device=device, holder=ctx.person("officer"))
@@ -414,6 +428,7 @@ VIEW_SCENARIOS: dict[str, Callable[[Ctx], ViewPost]] = {
     "device_event": device_event_view,
     "case_create": case_create_view,
     "activity_create": activity_create_view,
+    "activity_edit": activity_edit_view,
     "recording_assign": recording_assign_view,
     "station_retry": station_retry_view,
     "ingest_upload": ingest_upload_view,
@@ -2499,6 +2514,65 @@ TASK_SCENARIOS["witness.preservation.tasks.clean_packages"] = task_clean_package
 @pytest.mark.django_db
 def test_the_package_clean_up_task_writes_its_entry(ctx):
     test_a_task_writes_its_entries("witness.preservation.tasks.clean_packages", ctx)
+
+
+def _held_activity(ctx: Ctx):
+    """An activity with a real stored recording, under an approved hold (RET-2, A16)."""
+    from witness.access.chain import subject_for
+    from witness.retention import holds
+
+    ctx.settings.WITNESS_HOME = ctx.tmp / "home"
+    ctx.settings.WITNESS_AUDIT_KEY = ctx.tmp / "audit.key"
+    rec = ingested_recording(ctx)
+    activity = f.ActivityFactory(unit=ctx.ns.field)
+    Recording.objects.filter(pk=rec.pk).update(activity=activity)
+    hold = holds.propose(subject_for(ctx.person("officer")), activity, "dispute", "当事人有异议")
+    holds.decide(subject_for(ctx.person("leader")), hold, approve=True)
+    return activity
+
+
+def preservation_discs_view(ctx: Ctx) -> ViewPost:
+    from witness.preservation.models import DiscSet
+
+    activity = _held_activity(ctx)
+    return ViewPost("custodian", {"object": f"activity:{activity.pk}", "media": "dvd"},
+                    ("preservation.disc_request",),
+                    lambda c: DiscSet.objects.filter(activity=activity).exists())
+
+
+VIEW_SCENARIOS["preservation_discs"] = preservation_discs_view
+
+
+def task_make_discs(ctx: Ctx) -> TaskRun:
+    from witness.access.chain import subject_for
+    from witness.preservation import web_discs
+    from witness.preservation.models import DiscSet
+
+    activity = _held_activity(ctx)
+    made, _queued = web_discs.ask(activity, subject_for(ctx.person("custodian")), media="dvd",
+                                  actor="test")
+    return TaskRun((made.pk,), ("preservation.disc_start", "preservation.preserve",
+                                "preservation.disc_ready"),
+                   lambda: DiscSet.objects.filter(pk=made.pk, status="ready").exists(),
+                   web_discs.ACTOR)
+
+
+TASK_SCENARIOS["witness.preservation.tasks.make_discs"] = task_make_discs
+
+
+@pytest.mark.django_db
+def test_the_disc_images_view_writes_its_entries(ctx, client):
+    test_a_state_changing_view_writes_its_entries("preservation_discs", ctx, client)
+
+
+@pytest.mark.django_db
+def test_the_disc_images_views_change_does_not_happen_without_its_entry(ctx, client):
+    test_a_views_change_does_not_happen_without_its_entry("preservation_discs", ctx, client)
+
+
+@pytest.mark.django_db
+def test_the_disc_images_task_writes_its_entries(ctx):
+    test_a_task_writes_its_entries("witness.preservation.tasks.make_discs", ctx)
 
 
 @pytest.mark.django_db

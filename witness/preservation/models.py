@@ -46,3 +46,44 @@ class ExportPackage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.request_id}: {self.status}"
+
+
+class DiscSetStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("being made")
+    READY = "ready", _("ready")
+    FAILED = "failed", _("failed")
+
+
+class DiscSet(models.Model):
+    """Disc images of an activity or a case under an approved preservation hold (RET-2,
+    A16), asked for on the web and made by ``witness.preservation.tasks.make_discs`` into
+    ``WITNESS_HOME/preservation/<id>/`` (witness.preservation.discs.preserve)."""
+
+    agency = models.ForeignKey("org.Agency", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("agency"))
+    activity = models.ForeignKey("activities.Activity", on_delete=models.PROTECT, null=True,
+                                 blank=True, related_name="+", verbose_name=_("activity"))
+    case = models.ForeignKey("activities.Case", on_delete=models.PROTECT, null=True,
+                             blank=True, related_name="+", verbose_name=_("case"))
+    media = models.CharField(_("medium"), max_length=8, default="dvd")
+    status = models.CharField(_("status"), max_length=10, choices=DiscSetStatus.choices,
+                              default=DiscSetStatus.QUEUED, db_index=True)
+    requested_by = models.ForeignKey("org.Person", on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("extractor"))
+    created_at = models.DateTimeField(_("asked for at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.JSONField(_("error"), default=dict, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)  # preserve()'s summary
+
+    class Meta:
+        verbose_name = _("disc set")
+        verbose_name_plural = _("disc sets")
+
+    def __str__(self) -> str:
+        return f"#{self.pk}: {self.status}"
+
+    @property
+    def obj(self):
+        return self.case if self.case_id else self.activity

@@ -22,3 +22,12 @@ def clean_packages() -> dict:
     from witness.preservation import packages
 
     return packages.clean()
+
+
+@task()
+def make_discs(disc_set_id: int) -> dict:
+    """Make the disc images of the queued disc set ``disc_set_id`` (RET-2, A16; asked for
+    on the web, witness.preservation.web_discs); a failure is recorded on the set."""
+    from witness.preservation import web_discs
+
+    return web_discs.build(disc_set_id)

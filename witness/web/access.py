@@ -29,6 +29,7 @@ PAGES: dict[str, str] = {
     "activity_list": "activity.view",
     "activity_detail": "activity.view",
     "activity_create": "activity.create",
+    "activity_edit": "activity.create",  # who may record an activity may correct it
     "compliance_dashboard": "compliance.dashboard",
     "compliance_dashboard_csv": "compliance.dashboard",
     "assignment_queue": "recording.assign",
@@ -97,6 +98,10 @@ PAGES: dict[str, str] = {
     "export_package": "request.view",
     "export_package_make": "recording.export",
     "export_package_download": "recording.download",
+    # disc images of held records (RET-2, A16; witness.preservation.web_discs): custodians
+    "preservation_discs": "recording.export",
+    "preservation_disc": "recording.export",
+    "preservation_disc_file": "recording.export",
     # -- findings workflow and the violation register (issue 6 item 2; SUP-2). Scope:
     # authz.visible_findings; who explains or decides a finding: witness.findings.workflow --
     "finding_list": "finding.view",

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from witness.access import authz
 from witness.activities import services
-from witness.activities.models import Activity, ActivityOfficer, WorkRecord
+from witness.activities.models import Activity, ActivityOfficer, Case, CaseStatus, WorkRecord
 from witness.core.errors import WitnessError
 from witness.findings.models import Finding
 from witness.profiles import services as profiles
@@ -154,4 +154,87 @@ def activity_create(request):
                 messages.warning(request, str(warning))
             return redirect("activity_detail", pk=activity.pk)
     return render(request, "web/activities/form.html", {"form": form},
+                  status=form_status(form, status))
+
+
+def _edit_types(request, activity):
+    """The activity types of the profile in force at the activity's arrival (its type is
+    one of them), else those in force now."""
+    try:
+        return services.activity_types_for(request.agency, activity.arrived_at)
+    except WitnessError:
+        return _current_types(request)
+
+
+def _edit_initial(activity) -> dict:
+    rows = list(activity.officers.all())  # prefetched with their people
+    local = {name: timezone.localtime(getattr(activity, name)) if getattr(activity, name)
+             else None for name in ("arrived_at", "departed_at", "returned_to_unit_at")}
+    return {
+        "activity_type": activity.activity_type, "unit": activity.unit_id,
+        "case": activity.case_id, "place": activity.place, **local,
+        "officers": [row.person_id for row in rows],
+        "recorder": next((row.person_id for row in rows if row.is_recorder), None),
+        "party": activity.party, "scene": activity.scene,
+        "party_conduct": activity.party_conduct, "violations_found": activity.violations_found,
+        "evidence_items": "\n".join(item.description for item in activity.evidence_items.all()),
+        "off_site": activity.off_site, "remote": activity.remote,
+        "continuous": activity.continuous,
+    }
+
+
+def _same_minute(form_value, stored) -> bool:
+    """The form shows times to the minute: an unchanged field keeps the stored seconds."""
+    if form_value is None or stored is None:
+        return form_value is None and stored is None
+    return form_value == stored.replace(second=0, microsecond=0)
+
+
+def _edited_fields(form, activity) -> dict:
+    data = form.cleaned_data
+    fields = {name: data[name] for name in (
+        "unit", "activity_type", "place", "case", "party", "scene", "party_conduct",
+        "violations_found", "off_site", "remote", "continuous")}
+    rows = list(activity.officers.all())
+    if {p.pk for p in data["officers"]} != {row.person_id for row in rows}:
+        fields["officers"] = list(data["officers"])  # else unchanged, whatever their order
+    recorder = next((row.person_id for row in rows if row.is_recorder), None)
+    if "officers" in fields or data["recorder"].pk != recorder:
+        fields["recorder"] = data["recorder"]
+    fields["evidence_items"] = form.evidence_list()
+    for name in ("arrived_at", "departed_at", "returned_to_unit_at"):
+        if not _same_minute(data[name], getattr(activity, name)):
+            fields[name] = data[name]
+    return fields
+
+
+@roles_required("activity_edit")
+def activity_edit(request, pk):
+    """Correct an activity (issue 8 item 4, ACT-2): the creation form filled with its
+    values; the change goes through ``update_activity``, which validates it and writes
+    ``activity.update`` with the before and after values. Outside the user's scope: 404
+    and a ``denied`` entry."""
+    activity = scoped(request, Activity.objects.select_related("unit", "case", "agency")
+                      .prefetch_related(_officers(), "evidence_items"), pk,
+                      "activity.update", authz.visible_activities)
+    form = ActivityForm(request.agency, _edit_types(request, activity), request.POST or None,
+                        initial=_edit_initial(activity))
+    if activity.case_id:  # a closed case stays choosable for the activity already in it
+        form.fields["case"].queryset = (Case.objects.filter(agency=request.agency).filter(
+            Q(status=CaseStatus.OPEN) | Q(pk=activity.case_id)).order_by("-opened_at", "-id"))
+    status = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            updated = services.update_activity(activity, actor=request.user,
+                                               **_edited_fields(form, activity))
+        except WitnessError as exc:
+            status = add_error(form, exc)
+        else:
+            for warning in getattr(updated, "warnings", ()):
+                messages.warning(request, str(warning))
+            if not authz.visible_activities(request.subject, Activity.objects.filter(
+                    pk=updated.pk)).exists():  # the user took themselves off it
+                return redirect("activity_list")
+            return redirect("activity_detail", pk=updated.pk)
+    return render(request, "web/activities/form.html", {"form": form, "activity": activity},
                   status=form_status(form, status))
